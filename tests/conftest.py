@@ -1,0 +1,57 @@
+"""Shared fixtures: an isolated state folder per test, and small real data."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from training.config import HyperParams
+from training.sample_corpus import write_sample_corpus
+from training.split import split_file
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_CORPUS = REPO.parent / "shared" / "data" / "tweets" / "realdonaldtrump.txt"
+
+# Quiet TensorFlow's start-up banner in test output; set before it is imported.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+@pytest.fixture(autouse=True)
+def isolated_state(tmp_path, monkeypatch):
+    """Every test gets its own embedded MLflow store and state folder."""
+    home = tmp_path / "tweetbot-home"
+    monkeypatch.setenv("TWEETBOT_HOME", str(home))
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    return home
+
+
+@pytest.fixture(scope="session")
+def shared_corpus() -> Path:
+    if not SHARED_CORPUS.is_file():
+        pytest.skip(f"{SHARED_CORPUS} not present (the shared tweet corpus)")
+    return SHARED_CORPUS
+
+
+@pytest.fixture(scope="session")
+def sample_splits(tmp_path_factory) -> Path:
+    """Splits of the project's own sample corpus (about 300 KB of tweets)."""
+    root = tmp_path_factory.mktemp("sample")
+    raw = write_sample_corpus(root / "raw.csv", num_tweets=1500, seed=3)
+    split_file(raw, root / "splits")
+    return root / "splits"
+
+
+@pytest.fixture(scope="session")
+def shared_splits(tmp_path_factory, shared_corpus) -> Path:
+    out = tmp_path_factory.mktemp("shared") / "splits"
+    split_file(shared_corpus, out)
+    return out
+
+
+@pytest.fixture
+def tiny_hyperparams() -> HyperParams:
+    return HyperParams(batch_size=8, seq_len=16, embedding_size=8, rnn_size=16,
+                       num_layers=1, drop_rate=0.0, optimizer="adam",
+                       learning_rate=0.01)

@@ -1,0 +1,54 @@
+import argparse
+
+import pytest
+
+from training.config import (FitSettings, HyperParams, add_arguments,
+                             given_arguments)
+from training.errors import InputError
+
+
+def test_defaults_are_the_tutorials():
+    params = HyperParams()
+    assert (params.batch_size, params.seq_len, params.rnn_size, params.optimizer,
+            params.clip_norm, params.drop_rate) == (128, 32, 512, "rmsprop", 5.0, 0.05)
+    assert FitSettings().patience == 3 and FitSettings().min_delta == 0.01
+
+
+@pytest.mark.parametrize("values, message", [
+    ({"batch_size": 0}, "batch_size: 0 is outside"),
+    ({"drop_rate": 1.0}, "drop_rate: 1.0 is outside"),
+    ({"optimizer": "lbfgs"}, "optimizer: 'lbfgs' is not one of"),
+    ({"rnn_size": "big"}, "rnn_size: expected int"),
+    ({"num_layers": True}, "num_layers: expected a number"),
+    ({"learning_rate": float("nan")}, "learning_rate: must be a finite number"),
+    ({"rnn_sise": 64}, "unknown parameter 'rnn_sise' (did you mean 'rnn_size'?)"),
+    ({"lr": 0.1}, "unknown parameter 'lr'"),
+])
+def test_bad_values_name_the_parameter(values, message):
+    with pytest.raises(InputError) as caught:
+        HyperParams.from_mapping(values)
+    assert message in str(caught.value)
+    assert "\n" not in str(caught.value)
+
+
+def test_integral_floats_become_ints_and_ints_become_floats():
+    params = HyperParams.from_mapping({"batch_size": 64.0, "clip_norm": 0})
+    assert params.batch_size == 64 and isinstance(params.batch_size, int)
+    assert params.clip_norm == 0
+
+
+def test_frozen():
+    with pytest.raises(AttributeError):
+        HyperParams().batch_size = 3
+
+
+def test_cli_flags_come_from_the_declarations():
+    parser = argparse.ArgumentParser()
+    add_arguments(parser, HyperParams, "model")
+    add_arguments(parser, FitSettings, "fit")
+    args = parser.parse_args(["--rnn-size", "64", "--optimizer", "adam",
+                              "--reduce-lr-on-plateau"])
+    assert given_arguments(args, HyperParams) == {"rnn_size": 64, "optimizer": "adam"}
+    assert given_arguments(args, FitSettings) == {"reduce_lr_on_plateau": True}
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--optimizer", "lbfgs"])

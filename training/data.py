@@ -1,0 +1,100 @@
+"""The split files a training run reads, checked before any training starts.
+
+No TensorFlow here: the Airflow side runs the same checks in ``validate_splits``.
+A split is read as bytes (see ``training.vocab``), so its size in bytes is its
+length in characters and the number of steps per epoch follows from the file
+size alone.
+"""
+
+from __future__ import annotations
+
+import codecs
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from training.config import HyperParams
+from training.errors import InputError
+from training.vocab import Vocabulary
+
+TRAIN, VALIDATE, TEST = "train", "validate", "test"
+_CHUNK_BYTES = 1 << 20
+
+
+@dataclass(frozen=True)
+class SplitInfo:
+    """What a full read of one split found."""
+
+    path: Path
+    num_bytes: int
+    unknown_bytes: int
+    sha256: str
+
+    @property
+    def unknown_rate(self) -> float:
+        return self.unknown_bytes / self.num_bytes if self.num_bytes else 0.0
+
+
+def split_path(data_dir: Path, name: str) -> Path:
+    return Path(data_dir) / f"{name}.txt"
+
+
+def steps_per_epoch(num_bytes: int, batch_size: int, seq_len: int) -> int:
+    """Batches in one pass: each of ``batch_size`` streams holds
+    ``num_bytes // batch_size`` characters and a step consumes ``seq_len`` of
+    them plus one more for the last label."""
+    return max(0, (num_bytes // batch_size - 1) // seq_len)
+
+
+def inspect_split(path: Path, vocab: Vocabulary) -> SplitInfo:
+    """Read a split once: it must exist, be non-empty UTF-8; count unknown bytes."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: split not found (expected train.txt, validate.txt "
+                         f"and test.txt from `python -m training.split`)")
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    digest = hashlib.sha256()
+    known = vocab.byte_to_id != 0
+    num_bytes = unknown = 0
+    with open(path, "rb") as handle:
+        while chunk := handle.read(_CHUNK_BYTES):
+            try:
+                decoder.decode(chunk)
+            except UnicodeDecodeError as error:
+                raise InputError(f"{path}: not valid UTF-8 at byte "
+                                 f"{num_bytes + error.start:,}") from None
+            digest.update(chunk)
+            counts = np.bincount(np.frombuffer(chunk, dtype=np.uint8), minlength=256)
+            unknown += int(counts[~known].sum())
+            num_bytes += len(chunk)
+    try:
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        raise InputError(f"{path}: not valid UTF-8 (ends inside a character)") from None
+    if num_bytes == 0:
+        raise InputError(f"{path}: split is empty")
+    return SplitInfo(path, num_bytes, unknown, digest.hexdigest())
+
+
+def check_long_enough(info: SplitInfo, hyperparams: HyperParams) -> None:
+    """A stateful model consumes whole batches; a split shorter than one fails."""
+    if steps_per_epoch(info.num_bytes, hyperparams.batch_size, hyperparams.seq_len) < 1:
+        raise InputError(
+            f"{info.path}: {info.num_bytes:,} bytes is shorter than one batch "
+            f"(batch_size {hyperparams.batch_size} x (seq_len {hyperparams.seq_len} "
+            f"+ 1) = {hyperparams.chars_per_batch:,}); use more data or smaller "
+            f"--batch-size/--seq-len")
+
+
+def check_splits(data_dir: Path, hyperparams: HyperParams, vocab: Vocabulary,
+                 names: tuple[str, ...] = (TRAIN, VALIDATE)) -> dict[str, SplitInfo]:
+    """Inspect the named splits and check each holds at least one batch."""
+    data_dir = Path(data_dir)
+    if not data_dir.is_dir():
+        raise InputError(f"{data_dir}: data directory not found")
+    infos = {name: inspect_split(split_path(data_dir, name), vocab) for name in names}
+    for info in infos.values():
+        check_long_enough(info, hyperparams)
+    return infos

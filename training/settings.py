@@ -1,0 +1,22 @@
+"""Where tweetbot keeps local state, read from the environment once per call.
+
+``TWEETBOT_HOME`` (default ``./.tweetbot``) holds the embedded MLflow store
+(``mlflow.db`` and ``artifacts/``) and anything else a local run keeps between
+runs. Nothing here creates folders at import time.
+"""
+
+import os
+from pathlib import Path
+
+DEFAULT_HOME = ".tweetbot"
+DEFAULT_EXPERIMENT = "tweetbot"
+
+
+def state_dir() -> Path:
+    """The project state folder, absolute, not necessarily created yet."""
+    return Path(os.environ.get("TWEETBOT_HOME", DEFAULT_HOME)).expanduser().resolve()
+
+
+def experiment_name() -> str:
+    """The MLflow experiment every tweetbot run is logged to."""
+    return os.environ.get("TWEETBOT_EXPERIMENT", DEFAULT_EXPERIMENT)

@@ -1,0 +1,164 @@
+"""Train one char-LSTM on a folder of splits and record it in MLflow.
+
+    python -m training.train --checkpoint-dir runs/base --data-dir data/tweets-split \\
+        --rnn-size 256 --num-epochs 20
+    python -m training.train --checkpoint-dir runs/base --data-dir data/tweets-split --restore
+
+The data folder holds ``train.txt`` and ``validate.txt`` (``python -m training.split``
+makes them). Everything is checked before training: a bad file or an impossible
+parameter exits with status 2 and one line saying which. ``--restore`` continues a
+killed or finished run from its last finished epoch, in the same MLflow run, with
+the hyper-parameters stored in the checkpoint folder.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+from pathlib import Path
+
+from training import tracking
+from training.checkpoints import BEST_FILENAME, LOGS_DIRNAME, STATE_FILENAME, TrainingState
+from training.config import (FitSettings, HyperParams, TrainJob, add_arguments,
+                             given_arguments)
+from training.data import check_splits
+from training.errors import InputError
+from training.vocab import VOCAB_FILENAME, Vocabulary
+
+DEFAULT_DATA_DIR = Path("data/tweets-split")
+
+
+def run_training(job: TrainJob) -> "FitResult":  # noqa: F821  (TensorFlow loads late)
+    """Check inputs, then train ``job`` inside an MLflow run; returns the result."""
+    vocab = (Vocabulary.load(job.checkpoint_dir) if job.restore
+             else Vocabulary.default())
+    splits = check_splits(job.data_dir, job.hyperparams, vocab)
+    from training.fit import fit_model, open_state  # TensorFlow: only past the checks
+
+    state = open_state(job, splits)
+    experiment_id = tracking.configure()
+    tags = {"tweetbot.kind": "train"}
+    with tracking.run(experiment_id, state.mlflow_run_id, job.run_name, tags) as active:
+        state.mlflow_run_id = active.info.run_id
+        job.checkpoint_dir.mkdir(parents=True, exist_ok=True)
+        vocab.save(job.checkpoint_dir)
+        tracking.log_params({**job.hyperparams.to_dict(), **job.fit.to_dict(),
+                             "vocab_size": vocab.size,
+                             **{f"{name}_bytes": info.num_bytes
+                                for name, info in splits.items()},
+                             **{f"{name}_sha256": info.sha256
+                                for name, info in splits.items()}})
+        tracking.backfill_epochs(state.epochs)
+        import mlflow
+
+        mlflow.log_metrics({f"{name}_unknown_char_rate": info.unknown_rate
+                            for name, info in splits.items()})
+        result = fit_model(job, vocab, state, on_epoch=tracking.log_epoch)
+        _log_outcome(result)
+    return result
+
+
+def _log_outcome(result) -> None:
+    import mlflow
+
+    from training.plots import learning_curve
+
+    state, directory = result.state, result.checkpoint_dir
+    best = state.best
+    mlflow.log_metrics({
+        "best_val_loss": best.val_loss,
+        "best_val_bits_per_char": best.val_bits_per_char,
+        "best_epoch": best.epoch,
+        "num_epochs": state.epochs_done,
+        "avg_epoch_seconds": sum(r.epoch_seconds for r in state.epochs) / state.epochs_done,
+    })
+    mlflow.set_tag("tweetbot.stop_reason", state.stop_reason)
+    curve = learning_curve(state.epochs, directory / "learning_curve.png",
+                           title=f"val_loss {best.val_loss:.3f} at epoch {best.epoch}")
+    tracking.log_artifact_files([
+        ("checkpoint", directory / BEST_FILENAME),
+        ("checkpoint", directory / VOCAB_FILENAME),
+        ("checkpoint", directory / STATE_FILENAME),
+        ("tensorboard", directory / LOGS_DIRNAME),
+        ("plots", curve),
+    ])
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m training.train",
+        description="Train an LSTM character model on tweet splits and log it to MLflow.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    where = parser.add_argument_group("data and checkpoints")
+    where.add_argument("--checkpoint-dir", type=Path, required=True,
+                       help="folder for checkpoints, vocabulary and TensorBoard logs "
+                            "(required)")
+    where.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR,
+                       help="folder holding train.txt and validate.txt")
+    where.add_argument("--restore", action="store_true",
+                       help="continue the run in --checkpoint-dir from its last "
+                            "finished epoch")
+    where.add_argument("--run-name", help="MLflow run name (default: MLflow's)")
+    add_arguments(parser, HyperParams, "model and optimizer")
+    add_arguments(parser, FitSettings, "training")
+    return parser
+
+
+def job_from_args(args: argparse.Namespace) -> TrainJob:
+    given = given_arguments(args, HyperParams)
+    if args.restore:
+        state = TrainingState.load(args.checkpoint_dir)
+        if state is None:
+            raise InputError(f"--restore: {args.checkpoint_dir} holds no training run")
+        stored = HyperParams.from_mapping(state.hyperparams)
+        changed = [k for k, v in given.items() if getattr(stored, k) != v]
+        if changed:
+            flag = "--" + changed[0].replace("_", "-")
+            raise InputError(f"{flag}: {given[changed[0]]} differs from the checkpoint's "
+                             f"{getattr(stored, changed[0])}; --restore keeps the "
+                             f"stored hyper-parameters")
+        hyperparams = stored
+    else:
+        hyperparams = HyperParams.from_mapping(given)
+    return TrainJob(data_dir=args.data_dir, checkpoint_dir=args.checkpoint_dir,
+                    hyperparams=hyperparams,
+                    fit=FitSettings.from_mapping(given_arguments(args, FitSettings)),
+                    restore=args.restore, run_name=args.run_name)
+
+
+def _raise_on_sigterm() -> None:
+    # A pod eviction or task kill sends SIGTERM: unwind so the MLflow run is closed
+    # (FAILED) instead of left RUNNING; --restore reopens it.
+    def handler(signum, frame):
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, handler)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        job = job_from_args(args)
+        _raise_on_sigterm()
+        result = run_training(job)
+    except InputError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except Exception as error:
+        from training.fit import TrainingDiverged
+
+        if not isinstance(error, TrainingDiverged):
+            raise
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    best, state = result.best, result.state
+    print(f"best val_loss {best.val_loss:.4f} ({best.val_bits_per_char:.3f} bits/char) "
+          f"at epoch {best.epoch} of {state.epochs_done} ({state.stop_reason}); "
+          f"{best.chars_per_second:,.0f} chars/s; checkpoint "
+          f"{result.best_checkpoint}; MLflow run {state.mlflow_run_id}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
