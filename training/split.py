@@ -17,6 +17,7 @@ leaves nothing half-written.
 from __future__ import annotations
 
 import argparse
+import codecs
 import csv
 import hashlib
 import json
@@ -78,28 +79,39 @@ def detect_format(path: Path) -> str:
 
 
 def read_tweets(path: Path, fmt: str) -> Iterator[str]:
-    """Yield raw tweets in file order; decoding errors name the line."""
-    with open(path, encoding="utf-8-sig", newline="") as handle:
-        line = 0
-        try:
-            if fmt == "lines":
-                for line, text in enumerate(handle, start=1):
-                    yield text
-                return
-            reader = csv.reader(handle)
-            header = next(reader, None)
-            if header is None:
-                return
-            column = _text_column(path, header)
-            for row in reader:
-                line = reader.line_num
-                if len(row) > column:
-                    yield row[column]
-        except UnicodeDecodeError as error:
-            raise InputError(f"{path}: not valid UTF-8 near line {line + 1} "
-                             f"({error.reason}); re-export it as UTF-8") from None
-        except csv.Error as error:
-            raise InputError(f"{path}: broken CSV near line {line + 1} ({error})") from None
+    """Yield raw tweets in file order; errors name the line."""
+    lines = _decoded_lines(path)
+    if fmt == "lines":
+        yield from lines
+        return
+    # newline="" semantics: csv gets each line with its line break, so quoted
+    # tweets spanning lines come back whole.
+    reader = csv.reader(lines)
+    try:
+        header = next(reader, None)
+        if header is None:
+            return
+        column = _text_column(path, header)
+        for row in reader:
+            if len(row) > column:
+                yield row[column]
+    except csv.Error as error:
+        raise InputError(f"{path}: broken CSV on line {reader.line_num} ({error})") from None
+
+
+def _decoded_lines(path: Path) -> Iterator[str]:
+    # Decoding line by line (not through a buffered text reader) is what lets an
+    # error name the right line.
+    with open(path, "rb") as handle:
+        for number, raw in enumerate(handle, start=1):
+            if number == 1:
+                raw = raw.removeprefix(codecs.BOM_UTF8)
+            try:
+                yield raw.decode("utf-8")
+            except UnicodeDecodeError as error:
+                raise InputError(f"{path}: not valid UTF-8 on line {number} (byte "
+                                 f"{error.start + 1} of the line); re-export it as "
+                                 f"UTF-8") from None
 
 
 def _text_column(path: Path, header: list[str]) -> int:

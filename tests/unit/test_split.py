@@ -59,7 +59,7 @@ def test_non_utf8_fails_with_one_line_and_writes_nothing(tmp_path, capsys):
     raw.write_bytes(b"good tweet\nbad \xff tweet\n")
     assert main([str(raw), str(tmp_path / "out")]) == 2
     error = capsys.readouterr().err
-    assert error.count("\n") == 1 and "not valid UTF-8 near line 2" in error
+    assert error.count("\n") == 1 and "not valid UTF-8 on line 2 (byte 5 of the line)" in error
     assert str(raw) in error
     assert not (tmp_path / "out").exists()
 
