@@ -19,6 +19,8 @@ from typing import Any, Mapping
 from training.errors import InputError
 
 OPTIMIZERS = ("sgd", "rmsprop", "adagrad", "adadelta", "adam")
+SAMPLERS = ("tpe", "random")
+SELECTION_POLICIES = ("fastest-within", "lowest-val-loss", "weighted")
 
 
 def _param(default, help, *, low=None, high=None, choices=None):
@@ -29,8 +31,23 @@ def _param(default, help, *, low=None, high=None, choices=None):
     )
 
 
+class Config:
+    """Shared behaviour of the settings dataclasses below."""
+
+    def __post_init__(self):
+        _validate_fields(self)
+
+    @classmethod
+    def from_mapping(cls, values: Mapping[str, Any]):
+        """Build from a mapping (CLI, search space, MLflow params); unknown keys fail."""
+        return _from_mapping(cls, values)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
 @dataclass(frozen=True)
-class HyperParams:
+class HyperParams(Config):
     """The model and optimiser settings a search explores (the tutorial's names)."""
 
     batch_size: int = _param(128, "sequences per batch; also the number of parallel "
@@ -49,16 +66,6 @@ class HyperParams:
                               "clipping", low=0.0, high=1e6)
     optimizer: str = _param("rmsprop", "optimizer", choices=OPTIMIZERS)
 
-    def __post_init__(self):
-        _validate_fields(self)
-
-    @classmethod
-    def from_mapping(cls, values: Mapping[str, Any]) -> "HyperParams":
-        """Build from a mapping (CLI, search space, MLflow params); unknown keys fail."""
-        return _from_mapping(cls, values)
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
 
     @property
     def chars_per_batch(self) -> int:
@@ -67,7 +74,7 @@ class HyperParams:
 
 
 @dataclass(frozen=True)
-class FitSettings:
+class FitSettings(Config):
     """How long and how carefully to train; not part of the model's identity."""
 
     num_epochs: int = _param(10, "maximum number of epochs", low=1, high=100000)
@@ -80,15 +87,53 @@ class FitSettings:
     seed: int | None = _param(None, "random seed for weights and dropout "
                               "(default: not seeded)", low=0, high=2**31 - 1)
 
-    def __post_init__(self):
-        _validate_fields(self)
 
-    @classmethod
-    def from_mapping(cls, values: Mapping[str, Any]) -> "FitSettings":
-        return _from_mapping(cls, values)
 
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+PRUNING_POLICIES = ("median", "halving", "none")
+
+
+@dataclass(frozen=True)
+class PruningSettings(Config):
+    """Early stopping across the trials of a search (see training.pruning)."""
+
+    pruning: str = _param("median", "rule for stopping trials that lose to the others",
+                          choices=PRUNING_POLICIES)
+    prune_min_trials: int = _param(3, "other trials that must have reached an epoch "
+                                   "before it is judged", low=1, high=1000)
+    prune_min_epochs: int = _param(1, "epochs every trial gets before it can be pruned",
+                                   low=1, high=1000)
+    reduction_factor: int = _param(3, "halving: keep the top 1/this at each rung",
+                                   low=2, high=10)
+
+
+
+@dataclass(frozen=True)
+class SearchSettings(Config):
+    """How many trials, how many at once, and how to propose them."""
+
+    num_trials: int = _param(8, "trials in the whole search", low=1, high=1000)
+    parallel: int = _param(2, "trials running at once", low=1, high=256)
+    algorithm: str = _param("tpe", "sampler: hyperopt's TPE or random search",
+                            choices=SAMPLERS)
+    n_startup_jobs: int = _param(5, "random trials before TPE takes over (hyperopt's "
+                                 "own default is 20)", low=0, high=1000)
+    sampler_seed: int = _param(0, "seed for the sampler", low=0, high=2**31 - 1)
+    warm_start: int = _param(0, "seed the search with the champion's params and this "
+                             "many best trials of earlier searches (0: off)",
+                             low=0, high=100)
+
+
+
+@dataclass(frozen=True)
+class SelectionPolicy(Config):
+    """How the search's winner is chosen; see training.selection for the exact rules."""
+
+    policy: str = _param("fastest-within", "selection policy", choices=SELECTION_POLICIES)
+    tolerance: float = _param(0.05, "fastest-within: how far above the best val_loss "
+                              "(as a fraction) a trial may be", low=0.0, high=10.0)
+    weight: float = _param(0.5, "weighted: weight of epoch time against val_loss",
+                           low=0.0, high=100.0)
+
 
 
 @dataclass(frozen=True)
@@ -183,6 +228,18 @@ def add_arguments(parser: argparse.ArgumentParser, cls, title: str) -> None:
         group.add_argument(flag, type=base, choices=meta.get("choices"),
                            default=argparse.SUPPRESS, help=help_text,
                            metavar=None if meta.get("choices") else f.name.upper())
+
+
+def to_arguments(obj) -> list[str]:
+    """The command-line flags that ``add_arguments`` parses back into ``obj``."""
+    arguments = []
+    for f in dataclasses.fields(obj):
+        value = getattr(obj, f.name)
+        flag = "--" + f.name.replace("_", "-")
+        if value is None or value is False:
+            continue
+        arguments += [flag] if value is True else [flag, str(value)]
+    return arguments
 
 
 def given_arguments(namespace: argparse.Namespace, cls) -> dict[str, Any]:

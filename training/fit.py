@@ -42,6 +42,10 @@ OPTIMIZERS = {
 }
 
 
+# A run stopped for one of these reasons is done, even if it has epochs left.
+STOPPED_FOR_GOOD = ("early_stopping", "pruned")
+
+
 class TrainingDiverged(RuntimeError):
     """The loss became NaN or infinite; the run is a failure, not a result."""
 
@@ -104,7 +108,7 @@ class _EpochBookkeeping(keras.callbacks.Callback):
     """Resets states, times the epoch, checkpoints it and decides early stopping."""
 
     def __init__(self, state: TrainingState, directory: Path, train_chars: int,
-                 job: TrainJob, on_epoch: Callable[[EpochRecord], None]):
+                 job: TrainJob, on_epoch: Callable[[EpochRecord], str | None]):
         super().__init__()
         self.state, self.directory, self.job = state, directory, job
         self.train_chars, self.on_epoch = train_chars, on_epoch
@@ -134,11 +138,13 @@ class _EpochBookkeeping(keras.callbacks.Callback):
             learning_rate=float(keras.ops.convert_to_numpy(
                 self.model.optimizer.learning_rate)))
         self._commit(record)
-        self.on_epoch(record)
+        verdict = self.on_epoch(record)
         wait = epochs_without_improvement([r.val_loss for r in self.state.epochs],
                                           self.job.fit.min_delta)
-        if wait >= self.job.fit.patience:
-            self.state.stop_reason = "early_stopping"
+        if verdict is None and wait >= self.job.fit.patience:
+            verdict = "early_stopping"
+        if verdict:
+            self.state.stop_reason = verdict
             self.model.stop_training = True
             self.state.save(self.directory)
 
@@ -163,17 +169,18 @@ def _save_model(model: keras.Model, path: Path) -> None:
 
 
 def fit_model(job: TrainJob, vocab: Vocabulary, state: TrainingState,
-              on_epoch: Callable[[EpochRecord], None] = lambda record: None,
+              on_epoch: Callable[[EpochRecord], str | None] = lambda record: None,
               verbose: int | None = None) -> FitResult:
     """Train (or continue) the job from ``state`` (see ``open_state``).
 
-    ``on_epoch`` sees every epoch once it is safely on disk. Splits must have
-    passed ``training.data.check_splits``.
+    ``on_epoch`` sees every epoch once it is safely on disk; if it returns a
+    reason (say ``"pruned"``), training stops there with that ``stop_reason``.
+    Splits must have passed ``training.data.check_splits``.
     """
     directory = job.checkpoint_dir
     directory.mkdir(parents=True, exist_ok=True)
     result = FitResult(state, directory)
-    if state.stop_reason == "early_stopping" or state.epochs_done >= job.fit.num_epochs:
+    if state.stop_reason in STOPPED_FOR_GOOD or state.epochs_done >= job.fit.num_epochs:
         state.save(directory)
         return result
     state.stop_reason = None

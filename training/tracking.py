@@ -9,6 +9,7 @@ deprecated, so it is never the default.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 from pathlib import Path
 from typing import Iterator
@@ -40,9 +41,24 @@ def configure() -> str:
     Returns the experiment id. Safe to call from several processes at once.
     """
     uri = tracking_uri()
-    if is_embedded(uri):
-        settings.state_dir().mkdir(parents=True, exist_ok=True)
     mlflow.set_tracking_uri(uri)
+    if not is_embedded(uri):
+        return _ensure_experiment(uri)
+    # Parallel trials opening a new SQLite store at once race through MLflow's
+    # schema migrations and fail ("table already exists", "database is locked").
+    # One process at a time initialises; once the schema exists, concurrent
+    # runs are fine.
+    state = settings.state_dir()
+    state.mkdir(parents=True, exist_ok=True)
+    with open(state / "mlflow.db.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            return _ensure_experiment(uri)
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def _ensure_experiment(uri: str) -> str:
     name = settings.experiment_name()
     experiment = mlflow.get_experiment_by_name(name)
     if experiment is not None:
@@ -60,11 +76,11 @@ def configure() -> str:
 
 
 @contextlib.contextmanager
-def run(experiment_id: str, run_id: str | None = None, run_name: str | None = None,
-        tags: dict[str, str] | None = None) -> Iterator[mlflow.ActiveRun]:
+def run(experiment_id: str, run_id: str | None = None,
+        run_name: str | None = None) -> Iterator[mlflow.ActiveRun]:
     """Start a run, or reopen ``run_id`` to continue it; ends FAILED on error."""
     with mlflow.start_run(run_id=run_id, experiment_id=None if run_id else experiment_id,
-                          run_name=None if run_id else run_name, tags=tags) as active:
+                          run_name=None if run_id else run_name) as active:
         yield active
 
 

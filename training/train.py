@@ -17,9 +17,13 @@ import argparse
 import signal
 import sys
 from pathlib import Path
+from typing import Callable
+
+import mlflow
 
 from training import tracking
-from training.checkpoints import BEST_FILENAME, LOGS_DIRNAME, STATE_FILENAME, TrainingState
+from training.checkpoints import (BEST_FILENAME, LOGS_DIRNAME, STATE_FILENAME,
+                                  EpochRecord, TrainingState)
 from training.config import (FitSettings, HyperParams, TrainJob, add_arguments,
                              given_arguments)
 from training.data import check_splits
@@ -29,8 +33,16 @@ from training.vocab import VOCAB_FILENAME, Vocabulary
 DEFAULT_DATA_DIR = Path("data/tweets-split")
 
 
-def run_training(job: TrainJob) -> "FitResult":  # noqa: F821  (TensorFlow loads late)
-    """Check inputs, then train ``job`` inside an MLflow run; returns the result."""
+def run_training(job: TrainJob, *, run_id: str | None = None,
+                 tags: dict[str, str] | None = None,
+                 judge_epoch: Callable[[list[EpochRecord]], str | None] | None = None):
+    """Check inputs, then train ``job`` inside an MLflow run; returns the FitResult.
+
+    ``run_id`` continues an existing run (a trial created at suggestion time);
+    otherwise a resumed job continues its own run and a new one starts a run.
+    ``judge_epoch`` sees the epochs so far after each one and may return a
+    reason to stop (the search's pruning).
+    """
     vocab = (Vocabulary.load(job.checkpoint_dir) if job.restore
              else Vocabulary.default())
     splits = check_splits(job.data_dir, job.hyperparams, vocab)
@@ -38,8 +50,8 @@ def run_training(job: TrainJob) -> "FitResult":  # noqa: F821  (TensorFlow loads
 
     state = open_state(job, splits)
     experiment_id = tracking.configure()
-    tags = {"tweetbot.kind": "train"}
-    with tracking.run(experiment_id, state.mlflow_run_id, job.run_name, tags) as active:
+    with tracking.run(experiment_id, run_id or state.mlflow_run_id, job.run_name) as active:
+        mlflow.set_tags({"tweetbot.kind": "train", **(tags or {})})
         state.mlflow_run_id = active.info.run_id
         job.checkpoint_dir.mkdir(parents=True, exist_ok=True)
         vocab.save(job.checkpoint_dir)
@@ -50,18 +62,19 @@ def run_training(job: TrainJob) -> "FitResult":  # noqa: F821  (TensorFlow loads
                              **{f"{name}_sha256": info.sha256
                                 for name, info in splits.items()}})
         tracking.backfill_epochs(state.epochs)
-        import mlflow
-
         mlflow.log_metrics({f"{name}_unknown_char_rate": info.unknown_rate
                             for name, info in splits.items()})
-        result = fit_model(job, vocab, state, on_epoch=tracking.log_epoch)
+
+        def on_epoch(record: EpochRecord) -> str | None:
+            tracking.log_epoch(record)
+            return judge_epoch(state.epochs) if judge_epoch else None
+
+        result = fit_model(job, vocab, state, on_epoch=on_epoch)
         _log_outcome(result)
     return result
 
 
 def _log_outcome(result) -> None:
-    import mlflow
-
     from training.plots import learning_curve
 
     state, directory = result.state, result.checkpoint_dir
@@ -69,6 +82,7 @@ def _log_outcome(result) -> None:
     mlflow.log_metrics({
         "best_val_loss": best.val_loss,
         "best_val_bits_per_char": best.val_bits_per_char,
+        "best_train_loss": best.loss,
         "best_epoch": best.epoch,
         "num_epochs": state.epochs_done,
         "avg_epoch_seconds": sum(r.epoch_seconds for r in state.epochs) / state.epochs_done,
@@ -127,7 +141,7 @@ def job_from_args(args: argparse.Namespace) -> TrainJob:
                     restore=args.restore, run_name=args.run_name)
 
 
-def _raise_on_sigterm() -> None:
+def raise_on_sigterm() -> None:
     # A pod eviction or task kill sends SIGTERM: unwind so the MLflow run is closed
     # (FAILED) instead of left RUNNING; --restore reopens it.
     def handler(signum, frame):
@@ -140,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         job = job_from_args(args)
-        _raise_on_sigterm()
+        raise_on_sigterm()
         result = run_training(job)
     except InputError as error:
         print(f"error: {error}", file=sys.stderr)

@@ -1,0 +1,221 @@
+"""One trial of a search: the exact command a Kubernetes pod or a local process runs.
+
+    python -m training.trial --search-id nightly-2026-11-29 --trial-num 3 \\
+        --data-dir data/tweets-split --num-epochs 5 --result-path result.json \\
+        --batch-size 64 --rnn-size 128 --seq-len 64 --optimizer adam
+
+Trains one model for at most ``--num-epochs`` in a nested MLflow run under the
+search's parent run, stops early if it is losing to the other trials (pruning,
+read from MLflow), and writes a small JSON result to ``--result-path``: status
+(ok, pruned or failed), val_loss, train_loss, num_epochs, avg_epoch_seconds, the
+MLflow run id and the failure reason. A failed trial is a result, not a crash:
+the command exits 0 whenever it wrote one. Run it again with the same search id
+and trial number and it reports the finished trial instead of training again,
+or continues an interrupted one from its last finished epoch.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import traceback
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from training import settings
+from training.checkpoints import TrainingState, write_atomically
+from training.config import (FitSettings, HyperParams, PruningSettings, TrainJob,
+                             add_arguments, given_arguments, to_arguments)
+from training.errors import InputError
+from training.pruning import should_prune
+from training.search_store import (FAILED, OK, PRUNED, RUNNING, SearchStore,
+                                   TrialRecord)
+from training.train import raise_on_sigterm, run_training
+
+# Where the KubernetesPodOperator's XCom sidecar picks up a pod's result.
+POD_RESULT_PATH = Path("/airflow/xcom/return.json")
+
+
+@dataclass(frozen=True)
+class TrialSpec:
+    """Everything one trial needs; turns into the command line and back."""
+
+    search_id: str
+    trial_num: int
+    data_dir: Path
+    hyperparams: HyperParams
+    result_path: Path
+    fit: FitSettings = field(default_factory=FitSettings)
+    pruning: PruningSettings = field(default_factory=PruningSettings)
+    checkpoint_dir: Path | None = None
+
+    def arguments(self) -> list[str]:
+        """The trial's command-line arguments, for a pod's ``arguments`` or argv."""
+        arguments = ["--search-id", self.search_id, "--trial-num", str(self.trial_num),
+                     "--data-dir", str(self.data_dir), "--result-path", str(self.result_path)]
+        if self.checkpoint_dir is not None:
+            arguments += ["--checkpoint-dir", str(self.checkpoint_dir)]
+        return [*arguments, *to_arguments(self.hyperparams), *to_arguments(self.fit),
+                *to_arguments(self.pruning)]
+
+    def default_checkpoint_dir(self) -> Path:
+        return (settings.state_dir() / "searches" / self.search_id
+                / f"trial-{self.trial_num:03d}")
+
+
+@dataclass(frozen=True)
+class TrialResult:
+    search_id: str
+    trial_num: int
+    status: str
+    run_id: str
+    params: dict[str, Any]
+    val_loss: float | None = None
+    train_loss: float | None = None
+    num_epochs: int = 0
+    avg_epoch_seconds: float | None = None
+    failure_reason: str | None = None
+
+    @classmethod
+    def from_record(cls, search_id: str, record: TrialRecord) -> "TrialResult":
+        return cls(search_id=search_id, trial_num=record.trial_num, status=record.status,
+                   run_id=record.run_id, params=record.hyperparams.to_dict(),
+                   val_loss=record.val_loss, train_loss=record.train_loss,
+                   num_epochs=record.num_epochs, avg_epoch_seconds=record.avg_epoch_seconds,
+                   failure_reason=record.failure_reason)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def describe_failure(error: BaseException) -> str:
+    """One line a person can act on, for the trial table and the MLflow tag."""
+    from training.fit import TrainingDiverged
+
+    text = (str(error).strip().splitlines() or [""])[0]
+    name = type(error).__name__
+    if isinstance(error, MemoryError) or name == "ResourceExhaustedError":
+        return f"out of memory: {text}"[:500]
+    if isinstance(error, TrainingDiverged):
+        return f"diverged: {text}"
+    if isinstance(error, InputError):
+        return f"bad input: {text}"
+    return f"{name}: {text}"[:500]
+
+
+def run_trial(spec: TrialSpec) -> TrialResult:
+    """Run (or report, or continue) one trial and write its result file."""
+    store = SearchStore(spec.search_id)
+    record = store.find_trial(spec.trial_num)
+    if record is not None and record.finished:
+        return _write(spec, TrialResult.from_record(spec.search_id, record))
+    if record is not None and record.hyperparams != spec.hyperparams:
+        raise InputError(f"--trial-num {spec.trial_num}: search {spec.search_id} "
+                         f"suggested it with other hyper-parameters")
+    run_id = record.run_id if record else store.create_trial(spec.trial_num,
+                                                              spec.hyperparams)
+    job = TrainJob(data_dir=spec.data_dir, hyperparams=spec.hyperparams, fit=spec.fit,
+                   checkpoint_dir=spec.checkpoint_dir or spec.default_checkpoint_dir(),
+                   restore=_prepare_checkpoint_dir(spec, run_id))
+    store.set_status(run_id, RUNNING)
+
+    def judge(epochs) -> str | None:
+        others = store.val_loss_curves(exclude_run_id=run_id).values()
+        return "pruned" if should_prune([e.val_loss for e in epochs], list(others),
+                                        spec.pruning) else None
+
+    try:
+        fitted = run_training(job, run_id=run_id, judge_epoch=judge,
+                              tags={"tweetbot.kind": "trial"})
+    except Exception as error:  # a failed trial is a result; the search goes on
+        if not isinstance(error, InputError):
+            traceback.print_exc()
+        reason = describe_failure(error)
+        store.set_status(run_id, FAILED, reason)
+        store.client.set_terminated(run_id, status="FAILED")
+        result = TrialResult(spec.search_id, spec.trial_num, FAILED, run_id,
+                             spec.hyperparams.to_dict(), failure_reason=reason)
+        return _write(spec, result)
+    state = fitted.state
+    status = PRUNED if state.stop_reason == "pruned" else OK
+    store.set_status(run_id, status)
+    best = state.best
+    result = TrialResult(
+        spec.search_id, spec.trial_num, status, run_id, spec.hyperparams.to_dict(),
+        val_loss=best.val_loss, train_loss=best.loss, num_epochs=state.epochs_done,
+        avg_epoch_seconds=sum(e.epoch_seconds for e in state.epochs) / state.epochs_done)
+    return _write(spec, result)
+
+
+def _prepare_checkpoint_dir(spec: TrialSpec, run_id: str) -> bool:
+    """True when the folder holds this trial's interrupted run, to be continued."""
+    directory = spec.checkpoint_dir or spec.default_checkpoint_dir()
+    state = TrainingState.load(directory)
+    if state is None:
+        return False
+    if state.mlflow_run_id == run_id:
+        return True
+    if spec.checkpoint_dir is None:
+        shutil.rmtree(directory)  # ours, left by an earlier run under this name
+        return False
+    raise InputError(f"--checkpoint-dir {directory}: holds another run "
+                     f"({state.mlflow_run_id}); give this trial its own folder")
+
+
+def _write(spec: TrialSpec, result: TrialResult) -> TrialResult:
+    spec.result_path.parent.mkdir(parents=True, exist_ok=True)
+    write_atomically(spec.result_path, json.dumps(result.to_dict()).encode())
+    return result
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m training.trial",
+        description="Run one hyper-parameter search trial and write its JSON result.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    trial = parser.add_argument_group("trial")
+    trial.add_argument("--search-id", required=True, help="the search this trial belongs to")
+    trial.add_argument("--trial-num", type=int, required=True, help="trial number, from 1")
+    trial.add_argument("--data-dir", type=Path, required=True,
+                       help="folder holding train.txt and validate.txt")
+    trial.add_argument("--result-path", type=Path, default=POD_RESULT_PATH,
+                       help="where to write the JSON result")
+    trial.add_argument("--checkpoint-dir", type=Path,
+                       help="checkpoint folder (default: under $TWEETBOT_HOME/searches)")
+    add_arguments(parser, HyperParams, "model and optimizer")
+    add_arguments(parser, FitSettings, "training (--num-epochs is the trial's maximum)")
+    add_arguments(parser, PruningSettings, "pruning")
+    return parser
+
+
+def spec_from_args(args: argparse.Namespace) -> TrialSpec:
+    if args.trial_num < 1:
+        raise InputError(f"--trial-num: {args.trial_num} must be at least 1")
+    return TrialSpec(
+        search_id=args.search_id, trial_num=args.trial_num, data_dir=args.data_dir,
+        result_path=args.result_path, checkpoint_dir=args.checkpoint_dir,
+        hyperparams=HyperParams.from_mapping(given_arguments(args, HyperParams)),
+        fit=FitSettings.from_mapping(given_arguments(args, FitSettings)),
+        pruning=PruningSettings.from_mapping(given_arguments(args, PruningSettings)))
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        spec = spec_from_args(args)
+        raise_on_sigterm()
+        result = run_trial(spec)
+    except (InputError, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    loss = f"val_loss {result.val_loss:.4f}" if result.val_loss is not None else ""
+    print(f"trial {result.trial_num} of {result.search_id}: {result.status} {loss} "
+          f"{result.failure_reason or ''}".rstrip())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
