@@ -123,6 +123,8 @@ def run_trial(spec: TrialSpec) -> TrialResult:
     store.set_status(run_id, RUNNING)
 
     def judge(epochs) -> str | None:
+        if len(epochs) >= spec.fit.num_epochs:
+            return None  # finished anyway: pruning now would only mislabel it
         others = store.val_loss_curves(exclude_run_id=run_id).values()
         return "pruned" if should_prune([e.val_loss for e in epochs], list(others),
                                         spec.pruning) else None

@@ -1,0 +1,186 @@
+"""The search engine against a real (embedded) MLflow store.
+
+Trials recorded by hand here stand for trials that ran: they are written to
+MLflow exactly as a trial writes them (params, per-epoch val_loss, summary
+metrics, status tag), so suggestion and selection read them the real way.
+"""
+
+import csv
+import json
+from pathlib import Path
+
+import mlflow
+import pytest
+
+from training.config import (FitSettings, HyperParams, PruningSettings, SearchSettings,
+                             SelectionPolicy)
+from training.search import finish_search, suggest_trials
+from training.search_store import FAILED, OK, PENDING, PRUNED, SearchStore
+from training.selection import CSV_COLUMNS, NoTrialSucceeded
+from training.space import SearchSpace
+from training.trial import TrialSpec, build_parser, main as trial_main, spec_from_args
+
+CPU_SPACE = SearchSpace.load(Path(__file__).parents[2] / "training" / "search_space_cpu.yaml")
+
+
+def record_trial(store, trial_num, params, curve, status=OK, seconds=1.0, reason=None):
+    """Write a finished trial to MLflow the way training.trial does."""
+    run_id = store.create_trial(trial_num, params)
+    for epoch, value in enumerate(curve, start=1):
+        store.client.log_metric(run_id, "val_loss", value, step=epoch)
+    if curve:
+        store.client.log_metric(run_id, "best_val_loss", min(curve))
+        store.client.log_metric(run_id, "best_train_loss", min(curve) - 0.1)
+        store.client.log_metric(run_id, "num_epochs", len(curve))
+        store.client.log_metric(run_id, "avg_epoch_seconds", seconds)
+    store.set_status(run_id, status, reason)
+    store.client.set_terminated(run_id, "FAILED" if status == FAILED else "FINISHED")
+    return run_id
+
+
+def test_suggestions_are_recorded_as_pending_and_respect_the_budget():
+    store = SearchStore("budget")
+    search = SearchSettings(num_trials=5, n_startup_jobs=2)
+    first = suggest_trials(store, CPU_SPACE, search, 3)
+    assert [num for num, _ in first] == [1, 2, 3]
+    records = store.trials()
+    assert [r.status for r in records] == [PENDING] * 3
+    assert all(mlflow.get_run(r.run_id).info.status == "SCHEDULED" for r in records)
+    assert [r.hyperparams for r in records] == [params for _, params in first]
+    second = suggest_trials(store, CPU_SPACE, search, 3)
+    assert [num for num, _ in second] == [4, 5]
+    assert len({p for _, p in first + second}) == 5  # distinct, pending ones counted
+    assert suggest_trials(store, CPU_SPACE, search, 3) == []
+
+
+def test_suggestions_learn_from_the_trials_mlflow_holds():
+    store = SearchStore("learn")
+    for num, params in suggest_trials(store, CPU_SPACE, SearchSettings(num_trials=10), 10):
+        run_id = store.find_trial(num).run_id
+        loss = 1.0 if params.rnn_size == 128 else 3.0
+        for key, value in {"val_loss": loss, "best_val_loss": loss, "num_epochs": 1,
+                           "avg_epoch_seconds": 1.0}.items():
+            store.client.log_metric(run_id, key, value, step=1)
+        store.set_status(run_id, OK)
+    # A fresh process, as an Airflow task would be: everything comes from MLflow.
+    later = SearchStore("learn")
+    more = suggest_trials(later, CPU_SPACE, SearchSettings(num_trials=30, n_startup_jobs=2), 20)
+    share = sum(params.rnn_size == 128 for _, params in more) / len(more)
+    assert share >= 0.6  # the prior gives 1/3
+
+
+def test_warm_start_seeds_a_new_search_with_the_best_earlier_trials():
+    earlier = SearchStore("last-night")
+    params = [HyperParams(rnn_size=size, batch_size=16, seq_len=16) for size in (32, 64, 128)]
+    for num, (p, loss) in enumerate(zip(params, (2.0, 1.0, 3.0)), start=1):
+        record_trial(earlier, num, p, [loss + 0.5, loss])
+    tonight = SearchStore("tonight")
+    suggested = suggest_trials(tonight, CPU_SPACE, SearchSettings(num_trials=4, warm_start=2), 4)
+    assert [p for _, p in suggested[:2]] == [params[1], params[0]]  # best first
+    assert len({p for _, p in suggested}) == 4
+
+
+def test_finish_search_logs_the_ranked_table_the_plot_and_the_choice(tmp_path):
+    store = SearchStore("finish")
+    slow_best = HyperParams(rnn_size=512, batch_size=16)
+    fast_close = HyperParams(rnn_size=64, batch_size=64)
+    record_trial(store, 1, slow_best, [2.5, 2.0], seconds=50.0)
+    record_trial(store, 2, fast_close, [2.4, 2.05], seconds=10.0)
+    record_trial(store, 3, HyperParams(rnn_size=32), [3.5], status=PRUNED, seconds=5.0)
+    record_trial(store, 4, HyperParams(rnn_size=128), [], status=FAILED, reason="out of memory")
+    selection = finish_search(store, SelectionPolicy(tolerance=0.05), max_epochs=4)
+    assert selection.trial.trial_num == 2 and "5.0x faster" in selection.reason
+
+    parent = store.find_parent()
+    assert parent.info.status == "FINISHED"
+    assert parent.data.tags["tweetbot.chosen_trial"] == "2"
+    assert parent.data.metrics["trial_epochs_saved_by_pruning"] == 3
+    artifacts = {a.path for a in store.client.list_artifacts(parent.info.run_id)}
+    assert artifacts == {"trials.csv", "trade_off.png"}
+    table = mlflow.artifacts.download_artifacts(run_id=parent.info.run_id,
+                                                artifact_path="trials.csv", dst_path=tmp_path)
+    rows = list(csv.DictReader(open(table)))
+    assert tuple(rows[0]) == CSV_COLUMNS
+    assert [(r["rank"], r["trial_num"], r["status"]) for r in rows] == [
+        ("1", "1", OK), ("2", "2", OK), ("3", "3", PRUNED), ("4", "4", FAILED)]
+    assert rows[3]["failure_reason"] == "out of memory"
+    # Trials are children of the parent run in MLflow's UI.
+    trial = mlflow.get_run(store.find_trial(1).run_id)
+    assert trial.data.tags["mlflow.parentRunId"] == parent.info.run_id
+
+
+def test_a_search_with_no_successful_trial_fails_its_parent():
+    store = SearchStore("all-failed")
+    record_trial(store, 1, HyperParams(), [], status=FAILED, reason="diverged")
+    with pytest.raises(NoTrialSucceeded):
+        finish_search(store, SelectionPolicy(), max_epochs=3)
+    assert store.find_parent().info.status == "FAILED"
+
+
+def test_a_trial_that_died_without_a_result_is_marked_failed():
+    store = SearchStore("killed")
+    (num, _), = suggest_trials(store, CPU_SPACE, SearchSettings(num_trials=1), 1)
+    store.mark_failed(num, "trial process exited with status -9 without a result")
+    record = store.find_trial(num)
+    assert record.status == FAILED and "status -9" in record.failure_reason
+    assert mlflow.get_run(record.run_id).info.status == "FAILED"
+
+
+def test_the_pod_command_parses_back_into_the_same_trial(tmp_path):
+    spec = TrialSpec(search_id="nightly", trial_num=3, data_dir=tmp_path,
+                     hyperparams=HyperParams(rnn_size=64, learning_rate=0.003, drop_rate=0.1),
+                     result_path=tmp_path / "r.json", fit=FitSettings(num_epochs=4, seed=2),
+                     pruning=PruningSettings(pruning="halving"))
+    assert spec_from_args(build_parser().parse_args(spec.arguments())) == spec
+
+
+# --- real trials (TensorFlow) -----------------------------------------------------
+
+TRIAL_PARAMS = ["--batch-size", "16", "--seq-len", "32", "--rnn-size", "32",
+                "--embedding-size", "16", "--optimizer", "adam", "--learning-rate", "0.01",
+                "--seed", "3"]
+
+
+def _trial(tmp_path, splits, num, *extra, name="result.json"):
+    status = trial_main(["--search-id", "real", "--trial-num", str(num), "--data-dir",
+                         str(splits), "--result-path", str(tmp_path / name), *extra])
+    return status, json.loads((tmp_path / name).read_text())
+
+
+@pytest.mark.slow
+def test_a_trial_rerun_reports_the_finished_trial_without_training_again(tmp_path,
+                                                                          sample_splits):
+    status, first = _trial(tmp_path, sample_splits, 1, "--num-epochs", "2", *TRIAL_PARAMS)
+    assert status == 0 and first["status"] == OK and first["num_epochs"] == 2
+    assert first["val_loss"] < first["train_loss"] + 1  # real numbers, both present
+    status, again = _trial(tmp_path, sample_splits, 1, "--num-epochs", "2", *TRIAL_PARAMS,
+                           name="again.json")
+    assert status == 0 and again == first
+    runs = mlflow.search_runs(experiment_names=["tweetbot"],
+                              filter_string="tags.`tweetbot.kind` = 'trial'")
+    assert len(runs) == 1 and runs.status[0] == "FINISHED"
+    assert mlflow.get_run(first["run_id"]).data.tags["mlflow.parentRunId"]
+
+
+@pytest.mark.slow
+def test_a_failing_trial_is_recorded_as_failed_not_crashed(tmp_path, sample_splits):
+    status, result = _trial(tmp_path, sample_splits, 1, "--batch-size", "512",
+                            "--seq-len", "256")
+    assert status == 0 and result["status"] == FAILED and result["val_loss"] is None
+    assert result["failure_reason"].startswith("bad input: ")
+    assert "shorter than one batch" in result["failure_reason"]
+    run = mlflow.get_run(result["run_id"])
+    assert run.info.status == "FAILED"
+    assert run.data.tags["tweetbot.trial_status"] == FAILED
+
+
+@pytest.mark.slow
+def test_a_trial_losing_to_the_median_is_pruned(tmp_path, sample_splits):
+    store = SearchStore("real")
+    for num in (1, 2, 3):  # three strong trials already ran
+        record_trial(store, num, HyperParams(rnn_size=200 + num), [0.3, 0.2, 0.1])
+    status, result = _trial(tmp_path, sample_splits, 4, "--num-epochs", "3",
+                            "--prune-min-epochs", "1", *TRIAL_PARAMS)
+    assert status == 0 and result["status"] == PRUNED and result["num_epochs"] == 1
+    assert result["val_loss"] > 0.3
+    assert store.find_trial(4).status == PRUNED
