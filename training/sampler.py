@@ -100,7 +100,7 @@ class HyperoptSampler:
     def _add(self, trials: Trials, point: Mapping[str, Any], loss: float | None) -> None:
         try:
             vals = {name: [self._val(name, point[name])] for name in self._expressions}
-        except (KeyError, ValueError):
+        except (KeyError, ValueError, TypeError):
             return  # a point from another space (a warm start): nothing to learn from
         tid = len(trials.trials)
         misc = {"tid": tid, "cmd": ("domain_attachment", "FMinIter_Domain"),

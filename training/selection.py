@@ -84,7 +84,8 @@ def select(trials: Sequence[TrialRecord], policy: SelectionPolicy) -> Selection:
 
 def rank(trials: Sequence[TrialRecord]) -> list[TrialRecord]:
     """By val_loss, lowest first; trials without one (failed, pending) last."""
-    return sorted(trials, key=lambda t: (t.val_loss is None, t.val_loss or math.inf,
+    return sorted(trials, key=lambda t: (t.val_loss is None,
+                                         math.inf if t.val_loss is None else t.val_loss,
                                          t.trial_num))
 
 

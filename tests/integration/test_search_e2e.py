@@ -30,7 +30,7 @@ def test_a_local_search_runs_prunes_and_selects(shared_splits, tmp_path, capsys)
     assert parent.info.status == "FINISHED"
     chosen = store.find_trial(int(parent.data.tags["tweetbot.chosen_trial"]))
     assert chosen.status == OK
-    assert f"<- chosen" in out and "chosen: trial" in out
+    assert "<- chosen" in out and "chosen: trial" in out
     pruned = [t for t in trials if t.status == PRUNED]
     assert parent.data.metrics["trial_epochs_saved_by_pruning"] == sum(
         3 - t.num_epochs for t in pruned)
@@ -40,3 +40,12 @@ def test_a_local_search_runs_prunes_and_selects(shared_splits, tmp_path, capsys)
     assert len(rows) == 8 and rows[0]["status"] == OK
     losses = [float(r["val_loss"]) for r in rows if r["val_loss"]]
     assert losses == sorted(losses)
+
+    # The same command again continues the search: its budget is spent, so nothing
+    # is trained again and no trial is duplicated.
+    run_ids = [t.run_id for t in trials]
+    assert main(["--data-dir", str(shared_splits), "--search-id", "e2e",
+                 "--space", "training/search_space_cpu.yaml", "--num-trials", "8",
+                 "--num-epochs", "3"]) == 0
+    assert [t.run_id for t in store.trials()] == run_ids
+    assert "started" not in capsys.readouterr().out

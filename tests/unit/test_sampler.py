@@ -154,9 +154,6 @@ def test_points_from_another_space_are_tolerated():
         assert 0.0 <= point["drop_rate"] <= 0.5
 
 
-@pytest.mark.xfail(strict=True, raises=TypeError, reason=(
-    "sampler._add catches KeyError/ValueError but not the TypeError of float(None): "
-    "a warm-start point whose learning_rate is None crashes a space searching it"))
 def test_a_warm_start_point_without_a_learning_rate_is_tolerated():
     champion = {"batch_size": 32, "drop_rate": 0.1, "embedding_size": 16, "num_layers": 1,
                 "rnn_size": 64, "seq_len": 32, "optimizer": "adam", "clip_norm": 5.0,

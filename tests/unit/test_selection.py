@@ -98,6 +98,7 @@ def test_rank_orders_by_val_loss_and_puts_trials_without_one_last():
     trials = [trial(1, status=FAILED), trial(2, 1.5, 3.0), trial(3, status=PENDING),
               trial(4, 1.2, 3.0, status=PRUNED), trial(5, 1.5, 2.0), trial(6, 1.1, 9.0)]
     assert [t.trial_num for t in rank(trials)] == [6, 4, 2, 5, 1, 3]
+    assert [t.trial_num for t in rank([trial(1, 0.5, 1.0), trial(2, 0.0, 1.0)])] == [2, 1]
 
 
 def test_trials_csv_has_the_tutorials_columns_and_rows_ranked(tmp_path):
