@@ -1,6 +1,7 @@
 """A real search: 8 short trials, 2 at a time, on the shared tweet corpus."""
 
 import csv
+import sys
 
 import mlflow
 import pytest
@@ -17,7 +18,7 @@ def test_a_local_search_runs_prunes_and_selects(shared_splits, tmp_path, capsys)
                    "--parallel", "2", "--num-epochs", "3", "--n-startup-jobs", "4",
                    "--seed", "1", "--tolerance", "0.05"])
     out = capsys.readouterr().out
-    print(out)  # the table, for whoever reads the test log
+    print(out, file=sys.stderr)  # the table, for whoever reads the test log
     assert status == 0, out
     store = SearchStore("e2e")
     trials = store.trials()
