@@ -12,6 +12,7 @@ import argparse
 import dataclasses
 import difflib
 import math
+import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
@@ -25,10 +26,10 @@ SELECTION_POLICIES = ("fastest-within", "lowest-val-loss", "weighted")
 
 def _param(default, help, *, low=None, high=None, choices=None):
     """A dataclass field carrying its bounds and help text as metadata."""
-    return field(
-        default=default,
-        metadata={"help": help, "low": low, "high": high, "choices": choices},
-    )
+    metadata = {"help": help, "low": low, "high": high, "choices": choices}
+    if isinstance(default, dict):
+        return field(default_factory=lambda: dict(default), metadata=metadata)
+    return field(default=default, metadata=metadata)
 
 
 class Config:
@@ -137,6 +138,21 @@ class SelectionPolicy(Config):
 
 
 @dataclass(frozen=True)
+class PipelineSettings(Config):
+    """What a DAG run needs beyond the search, selection and fit settings."""
+
+    data_location: str = _param("", "folder or s3:// prefix holding train.txt, "
+                                "validate.txt and test.txt (default: $TWEETBOT_SPLITS, "
+                                "else $TWEETBOT_HOME/splits)")
+    max_epochs: int = _param(3, "most epochs a trial trains", low=1, high=1000)
+    final_epochs: int = _param(10, "most epochs the base model trains", low=1, high=10000)
+    force: bool = _param(False, "retrain even if the splits did not change since the "
+                         "champion was trained")
+    space_overrides: dict = _param({}, "search-space entries that replace the file's, "
+                                   "e.g. {\"rnn_size\": {\"choice\": [64, 128]}}")
+
+
+@dataclass(frozen=True)
 class TrainJob:
     """One training run: where the data is, where checkpoints go, and how to train."""
 
@@ -150,8 +166,6 @@ class TrainJob:
 
 def _field_types(cls) -> dict[str, Any]:
     # `from __future__ import annotations` leaves types as strings; resolve them.
-    import typing
-
     return typing.get_type_hints(cls)
 
 
@@ -176,6 +190,8 @@ def _validate_fields(obj) -> None:
 
 def _check_type(name: str, value: Any, expected: Any) -> None:
     allowed = getattr(expected, "__args__", (expected,))
+    if typing.get_origin(expected) is dict:
+        allowed = (dict,)
     if value is None:
         if type(None) in allowed:
             return
@@ -246,3 +262,37 @@ def given_arguments(namespace: argparse.Namespace, cls) -> dict[str, Any]:
     """The fields of ``cls`` that were set on the command line."""
     names = {f.name for f in dataclasses.fields(cls)}
     return {k: v for k, v in vars(namespace).items() if k in names}
+
+
+# --- JSON schema, for Airflow's trigger form ---------------------------------------
+
+_JSON_TYPES = {int: "integer", float: "number", str: "string", bool: "boolean",
+               dict: "object"}
+
+
+def json_schema(cls, names: typing.Iterable[str] | None = None) -> dict[str, dict]:
+    """Per field: default, JSON type, bounds, enum and description, from the
+    declarations above, so a trigger form validates exactly what the code does."""
+    types = _field_types(cls)
+    wanted = set(names) if names is not None else None
+    schemas = {}
+    for f in dataclasses.fields(cls):
+        if wanted is not None and f.name not in wanted:
+            continue
+        hint = typing.get_origin(types[f.name]) or types[f.name]
+        members = [t for t in getattr(types[f.name], "__args__", (hint,))
+                   if t is not type(None)] if hint is not dict else [dict]
+        json_type = [_JSON_TYPES[t] for t in members]
+        if len(members) < len(getattr(types[f.name], "__args__", members)):
+            json_type.append("null")
+        default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
+        schema = {"default": default, "type": json_type[0] if len(json_type) == 1
+                  else json_type, "description": f.metadata["help"]}
+        if f.metadata.get("low") is not None:
+            schema["minimum"] = f.metadata["low"]
+        if f.metadata.get("high") is not None:
+            schema["maximum"] = f.metadata["high"]
+        if f.metadata.get("choices"):
+            schema["enum"] = list(f.metadata["choices"])
+        schemas[f.name] = schema
+    return schemas

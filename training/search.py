@@ -27,7 +27,7 @@ from typing import Callable
 
 from mlflow.exceptions import MlflowException
 
-from training import settings
+from training import settings, storage
 from training.config import (FitSettings, HyperParams, PruningSettings, SearchSettings,
                              SelectionPolicy, add_arguments, given_arguments)
 from training.errors import InputError
@@ -151,7 +151,7 @@ class _Running:
 class LocalSearch:
     """Runs a search's trials as local processes, ``parallel`` at a time."""
 
-    def __init__(self, search_id: str, data_dir: Path, space: SearchSpace,
+    def __init__(self, search_id: str, data_dir: str, space: SearchSpace,
                  search: SearchSettings, fit: FitSettings, pruning: PruningSettings,
                  report: Callable[[str], None] = print):
         self.store = SearchStore(search_id)
@@ -245,8 +245,8 @@ def build_parser() -> argparse.ArgumentParser:
                     "processes, and select the model to train.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     where = parser.add_argument_group("search")
-    where.add_argument("--data-dir", type=Path, required=True,
-                       help="folder holding train.txt and validate.txt")
+    where.add_argument("--data-dir", required=True,
+                       help="folder or s3:// prefix holding train.txt and validate.txt")
     where.add_argument("--search-id", default=None,
                        help="name of the search; run again with the same id to continue "
                             "it (default: local-<timestamp>)")
@@ -268,7 +268,7 @@ def main(argv: list[str] | None = None) -> int:
         fit = FitSettings.from_mapping(given_arguments(args, FitSettings))
         pruning = PruningSettings.from_mapping(given_arguments(args, PruningSettings))
         policy = SelectionPolicy.from_mapping(given_arguments(args, SelectionPolicy))
-        if not args.data_dir.is_dir():
+        if not storage.is_s3(args.data_dir) and not Path(args.data_dir).is_dir():
             raise InputError(f"--data-dir {args.data_dir}: not a folder")
         driver = LocalSearch(search_id, args.data_dir, space, search, fit, pruning)
         print(f"search {search_id}: {search.num_trials} trials, {search.parallel} at a "

@@ -20,3 +20,28 @@ def state_dir() -> Path:
 def experiment_name() -> str:
     """The MLflow experiment every tweetbot run is logged to."""
     return os.environ.get("TWEETBOT_EXPERIMENT", DEFAULT_EXPERIMENT)
+
+
+EXECUTORS = ("local", "kubernetes")
+
+
+def splits_location() -> str:
+    """Where the pipeline finds its splits unless a run says otherwise."""
+    return os.environ.get("TWEETBOT_SPLITS") or str(state_dir() / "splits")
+
+
+def trial_executor() -> str:
+    """``local`` (default) runs trials and training as processes on the worker;
+    ``kubernetes`` runs each as a pod (``training.pod``)."""
+    executor = os.environ.get("TWEETBOT_TRIAL_EXECUTOR", "local")
+    if executor not in EXECUTORS:
+        raise ValueError(f"TWEETBOT_TRIAL_EXECUTOR: {executor!r} is not one of "
+                         f"{', '.join(EXECUTORS)}")
+    return executor
+
+
+def mlflow_ui_url() -> str | None:
+    """Base address of the MLflow UI for links from Airflow; the tracking server's
+    address when it is one."""
+    url = os.environ.get("TWEETBOT_MLFLOW_UI_URL") or os.environ.get("MLFLOW_TRACKING_URI", "")
+    return url.rstrip("/") if url.startswith(("http://", "https://")) else None

@@ -14,6 +14,7 @@ the hyper-parameters stored in the checkpoint folder.
 from __future__ import annotations
 
 import argparse
+import json
 import signal
 import sys
 from pathlib import Path
@@ -21,9 +22,9 @@ from typing import Callable
 
 import mlflow
 
-from training import tracking
+from training import storage, tracking
 from training.checkpoints import (BEST_FILENAME, LOGS_DIRNAME, STATE_FILENAME,
-                                  EpochRecord, TrainingState)
+                                  EpochRecord, TrainingState, write_atomically)
 from training.config import (FitSettings, HyperParams, TrainJob, add_arguments,
                              given_arguments)
 from training.data import check_splits
@@ -35,13 +36,16 @@ DEFAULT_DATA_DIR = Path("data/tweets-split")
 
 def run_training(job: TrainJob, *, run_id: str | None = None,
                  tags: dict[str, str] | None = None,
-                 judge_epoch: Callable[[list[EpochRecord]], str | None] | None = None):
+                 judge_epoch: Callable[[list[EpochRecord]], str | None] | None = None,
+                 log_model: bool = False):
     """Check inputs, then train ``job`` inside an MLflow run; returns the FitResult.
 
     ``run_id`` continues an existing run (a trial created at suggestion time);
     otherwise a resumed job continues its own run and a new one starts a run.
     ``judge_epoch`` sees the epochs so far after each one and may return a
-    reason to stop (the search's pruning).
+    reason to stop (the search's pruning). ``log_model`` also logs the best
+    checkpoint as an MLflow model that generates tweets (its URI goes in the
+    run's ``tweetbot.model_uri`` tag), ready for the registry.
     """
     vocab = (Vocabulary.load(job.checkpoint_dir) if job.restore
              else Vocabulary.default())
@@ -71,6 +75,11 @@ def run_training(job: TrainJob, *, run_id: str | None = None,
 
         result = fit_model(job, vocab, state, on_epoch=on_epoch)
         _log_outcome(result)
+        if log_model and "tweetbot.model_uri" not in mlflow.get_run(
+                active.info.run_id).data.tags:
+            from training.mlflow_model import log_generator_model
+
+            mlflow.set_tag("tweetbot.model_uri", log_generator_model(job.checkpoint_dir))
     return result
 
 
@@ -108,12 +117,24 @@ def build_parser() -> argparse.ArgumentParser:
     where.add_argument("--checkpoint-dir", type=Path, required=True,
                        help="folder for checkpoints, vocabulary and TensorBoard logs "
                             "(required)")
-    where.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR,
-                       help="folder holding train.txt and validate.txt")
-    where.add_argument("--restore", action="store_true",
-                       help="continue the run in --checkpoint-dir from its last "
-                            "finished epoch")
+    where.add_argument("--data-dir", default=str(DEFAULT_DATA_DIR),
+                       help="folder or s3:// prefix holding train.txt and validate.txt")
+    resume = where.add_mutually_exclusive_group()
+    resume.add_argument("--restore", action="store_true",
+                        help="continue the run in --checkpoint-dir from its last "
+                             "finished epoch")
+    resume.add_argument("--resume", action="store_true",
+                        help="like --restore when --checkpoint-dir holds a run, else "
+                             "start one (what a retried pipeline task wants)")
     where.add_argument("--run-name", help="MLflow run name (default: MLflow's)")
+    where.add_argument("--tag", action="append", default=[], metavar="KEY=VALUE",
+                       help="MLflow tag for the run; repeatable")
+    where.add_argument("--log-model", action="store_true",
+                       help="also log the best checkpoint as an MLflow model that "
+                            "generates tweets (for the model registry)")
+    where.add_argument("--result-path", type=Path,
+                       help="also write a JSON summary here (a pod uses "
+                            "/airflow/xcom/return.json)")
     add_arguments(parser, HyperParams, "model and optimizer")
     add_arguments(parser, FitSettings, "training")
     return parser
@@ -121,6 +142,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def job_from_args(args: argparse.Namespace) -> TrainJob:
     given = given_arguments(args, HyperParams)
+    if args.resume:
+        args.restore = TrainingState.load(args.checkpoint_dir) is not None
     if args.restore:
         state = TrainingState.load(args.checkpoint_dir)
         if state is None:
@@ -135,7 +158,8 @@ def job_from_args(args: argparse.Namespace) -> TrainJob:
         hyperparams = stored
     else:
         hyperparams = HyperParams.from_mapping(given)
-    return TrainJob(data_dir=args.data_dir, checkpoint_dir=args.checkpoint_dir,
+    return TrainJob(data_dir=storage.local_splits(args.data_dir),
+                    checkpoint_dir=args.checkpoint_dir,
                     hyperparams=hyperparams,
                     fit=FitSettings.from_mapping(given_arguments(args, FitSettings)),
                     restore=args.restore, run_name=args.run_name)
@@ -150,12 +174,23 @@ def raise_on_sigterm() -> None:
     signal.signal(signal.SIGTERM, handler)
 
 
+def _parse_tags(pairs: list[str]) -> dict[str, str]:
+    tags = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise InputError(f"--tag {pair!r}: expected KEY=VALUE")
+        tags[key] = value
+    return tags
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        tags = _parse_tags(args.tag)
         job = job_from_args(args)
         raise_on_sigterm()
-        result = run_training(job)
+        result = run_training(job, tags=tags, log_model=args.log_model)
     except InputError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
@@ -167,6 +202,14 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 1
     best, state = result.best, result.state
+    if args.result_path:
+        summary = {"run_id": state.mlflow_run_id, "best_val_loss": best.val_loss,
+                   "best_epoch": best.epoch, "num_epochs": state.epochs_done,
+                   "stop_reason": state.stop_reason,
+                   "model_uri": mlflow.get_run(state.mlflow_run_id).data.tags.get(
+                       "tweetbot.model_uri")}
+        args.result_path.parent.mkdir(parents=True, exist_ok=True)
+        write_atomically(args.result_path, json.dumps(summary).encode())
     print(f"best val_loss {best.val_loss:.4f} ({best.val_bits_per_char:.3f} bits/char) "
           f"at epoch {best.epoch} of {state.epochs_done} ({state.stop_reason}); "
           f"{best.chars_per_second:,.0f} chars/s; checkpoint "

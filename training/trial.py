@@ -25,7 +25,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from training import settings
+from training import settings, storage
 from training.checkpoints import TrainingState, write_atomically
 from training.config import (FitSettings, HyperParams, PruningSettings, TrainJob,
                              add_arguments, given_arguments, to_arguments)
@@ -45,7 +45,7 @@ class TrialSpec:
 
     search_id: str
     trial_num: int
-    data_dir: Path
+    data_dir: str  # a folder or an s3:// prefix, as given
     hyperparams: HyperParams
     result_path: Path
     fit: FitSettings = field(default_factory=FitSettings)
@@ -117,7 +117,8 @@ def run_trial(spec: TrialSpec) -> TrialResult:
                          f"suggested it with other hyper-parameters")
     run_id = record.run_id if record else store.create_trial(spec.trial_num,
                                                               spec.hyperparams)
-    job = TrainJob(data_dir=spec.data_dir, hyperparams=spec.hyperparams, fit=spec.fit,
+    job = TrainJob(data_dir=storage.local_splits(spec.data_dir),
+                   hyperparams=spec.hyperparams, fit=spec.fit,
                    checkpoint_dir=spec.checkpoint_dir or spec.default_checkpoint_dir(),
                    restore=_prepare_checkpoint_dir(spec, run_id))
     store.set_status(run_id, RUNNING)
@@ -181,8 +182,8 @@ def build_parser() -> argparse.ArgumentParser:
     trial = parser.add_argument_group("trial")
     trial.add_argument("--search-id", required=True, help="the search this trial belongs to")
     trial.add_argument("--trial-num", type=int, required=True, help="trial number, from 1")
-    trial.add_argument("--data-dir", type=Path, required=True,
-                       help="folder holding train.txt and validate.txt")
+    trial.add_argument("--data-dir", required=True,
+                       help="folder or s3:// prefix holding train.txt and validate.txt")
     trial.add_argument("--result-path", type=Path, default=POD_RESULT_PATH,
                        help="where to write the JSON result")
     trial.add_argument("--checkpoint-dir", type=Path,

@@ -127,7 +127,7 @@ def test_a_trial_that_died_without_a_result_is_marked_failed():
 
 
 def test_the_pod_command_parses_back_into_the_same_trial(tmp_path):
-    spec = TrialSpec(search_id="nightly", trial_num=3, data_dir=tmp_path,
+    spec = TrialSpec(search_id="nightly", trial_num=3, data_dir=str(tmp_path),
                      hyperparams=HyperParams(rnn_size=64, learning_rate=0.003, drop_rate=0.1),
                      result_path=tmp_path / "r.json", fit=FitSettings(num_epochs=4, seed=2),
                      pruning=PruningSettings(pruning="halving"))

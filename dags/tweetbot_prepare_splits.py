@@ -1,0 +1,49 @@
+"""
+### tweetbot_prepare_splits
+
+Splits a raw tweet export (one tweet per line, or a one-column CSV; a local path or an
+`s3://` key) into train/validate/test by a hash of each tweet, and publishes them to the
+splits location (a folder or an `s3://` prefix). Publishing updates the `tweetbot_splits`
+asset, which triggers `tweetbot_training`.
+"""
+
+from __future__ import annotations
+
+import pendulum
+from airflow.sdk import Asset, Param, dag, task
+
+from training.pipeline import SPLITS_ASSET_NAME
+
+SPLITS_ASSET = Asset(SPLITS_ASSET_NAME)
+
+
+@task(outlets=[SPLITS_ASSET])
+def split_and_publish(params=None, outlet_events=None) -> dict:
+    from training.pipeline import prepare_splits
+
+    published = prepare_splits(params["raw_location"], params["splits_location"])
+    outlet_events[SPLITS_ASSET].extra = published
+    return published
+
+
+@dag(
+    dag_id="tweetbot_prepare_splits",
+    doc_md=__doc__,
+    schedule=None,
+    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+    catchup=False,
+    max_active_runs=1,
+    params={
+        "raw_location": Param("", type="string", description=(
+            "raw tweets: a local path or s3://bucket/key (default: $TWEETBOT_RAW_TWEETS)")),
+        "splits_location": Param("", type="string", description=(
+            "where to publish the splits: a folder or s3://bucket/prefix "
+            "(default: $TWEETBOT_SPLITS, else $TWEETBOT_HOME/splits)")),
+    },
+    tags=["tweetbot", "data"],
+)
+def tweetbot_prepare_splits():
+    split_and_publish()
+
+
+tweetbot_prepare_splits()

@@ -1,0 +1,92 @@
+"""The registered model: an MLflow pyfunc that writes tweets.
+
+Input: a table with a ``prompt`` column and optional ``temperature`` (default
+0.8), ``max_chars`` (280), ``n`` (1) and ``seed`` columns; one row per request.
+Output: one row per generated tweet, with the request's row number and the text.
+The Keras checkpoint and its vocabulary travel inside the model; loading builds
+the stateless inference model from them (``training.generate``), never the
+fixed-batch training graph.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import mlflow
+import pandas as pd
+from mlflow.models import ModelSignature
+from mlflow.types import ColSpec, Schema
+
+from training.checkpoints import BEST_FILENAME
+from training.errors import InputError
+from training.vocab import VOCAB_FILENAME
+
+ARTIFACT_PATH = "model"
+INPUT_COLUMNS = ("prompt", "temperature", "max_chars", "n", "seed")
+DEFAULTS = {"prompt": "", "temperature": 0.8, "max_chars": 280, "n": 1, "seed": None}
+
+
+class TweetGeneratorModel(mlflow.pyfunc.PythonModel):
+    def load_context(self, context):
+        from training.generate import TweetGenerator
+
+        self.generator = TweetGenerator.from_checkpoint(Path(context.artifacts["checkpoint"]))
+
+    def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
+        requests = parse_requests(model_input)
+        rows = [{"row": index, "tweet": tweet}
+                for index, request in enumerate(requests)
+                for tweet in self.generator.generate(request)]
+        return pd.DataFrame(rows, columns=["row", "tweet"])
+
+
+def parse_requests(table: pd.DataFrame):
+    """Validate a request table; one clear error naming the column or row."""
+    from training.generate import GenerationRequest
+
+    if not isinstance(table, pd.DataFrame):
+        table = pd.DataFrame(table)
+    unknown = [c for c in table.columns if c not in INPUT_COLUMNS]
+    if unknown:
+        raise InputError(f"unknown column {unknown[0]!r}; expected {', '.join(INPUT_COLUMNS)}")
+    requests = []
+    for index, row in enumerate(table.to_dict("records")):
+        values = {**DEFAULTS, **{k: v for k, v in row.items() if not _missing(v)}}
+        try:
+            requests.append(GenerationRequest(
+                prompt=str(values["prompt"]), temperature=float(values["temperature"]),
+                max_chars=int(values["max_chars"]), n=int(values["n"]),
+                seed=None if values["seed"] is None else int(values["seed"])))
+        except (InputError, ValueError, TypeError) as error:
+            raise InputError(f"row {index}: {error}") from None
+    return requests
+
+
+def _missing(value) -> bool:
+    return value is None or (isinstance(value, float) and pd.isna(value))
+
+
+def log_generator_model(checkpoint_dir: Path) -> str:
+    """Log the pyfunc model into the active run; returns its model URI."""
+    import training
+
+    checkpoint_dir = Path(checkpoint_dir)
+    bundle = {"checkpoint": str(checkpoint_dir / "_bundle")}
+    bundle_dir = checkpoint_dir / "_bundle"
+    bundle_dir.mkdir(exist_ok=True)
+    for name in (BEST_FILENAME, VOCAB_FILENAME):
+        (bundle_dir / name).write_bytes((checkpoint_dir / name).read_bytes())
+    example = pd.DataFrame([{"prompt": "The ", "temperature": 0.8, "max_chars": 80, "n": 2,
+                             "seed": 1}])
+    signature = ModelSignature(
+        inputs=Schema([ColSpec("string", "prompt"),
+                       ColSpec("double", "temperature", required=False),
+                       ColSpec("long", "max_chars", required=False),
+                       ColSpec("long", "n", required=False),
+                       ColSpec("long", "seed", required=False)]),
+        outputs=Schema([ColSpec("long", "row"), ColSpec("string", "tweet")]))
+    info = mlflow.pyfunc.log_model(
+        name=ARTIFACT_PATH, python_model=TweetGeneratorModel(), artifacts=bundle,
+        signature=signature, input_example=example,
+        code_paths=[str(Path(training.__file__).parent)])
+    return info.model_uri

@@ -1,0 +1,111 @@
+"""Pod settings for the Kubernetes executor, built in one place from the environment.
+
+Every trial, the base-model training and the evaluation run as one pod each,
+all from the trainer image, with the same command a local process runs
+(``python -m training.<step> ...``). Settings come from ``TWEETBOT_K8S_*``
+variables; MLflow and S3 settings reach the pod only through a Kubernetes
+secret (``envFrom``), never inline.
+
+| variable | default |
+| --- | --- |
+| TWEETBOT_TRAINER_IMAGE | tweetbot-trainer:latest |
+| TWEETBOT_K8S_NAMESPACE | tweetbot |
+| TWEETBOT_K8S_GPUS | 1 (``nvidia.com/gpu`` limit; 0 for CPU-only pods) |
+| TWEETBOT_K8S_CPU / TWEETBOT_K8S_MEMORY | 2 / 8Gi (requests; memory is also the limit) |
+| TWEETBOT_K8S_NODE_SELECTOR | none; JSON object, e.g. {"gpu": "a100"} |
+| TWEETBOT_K8S_TOLERATIONS | tolerate the nvidia.com/gpu taint; JSON list |
+| TWEETBOT_K8S_ENV_SECRET | tweetbot-env (MLFLOW_TRACKING_URI, AWS_* ...) |
+| TWEETBOT_K8S_CHECKPOINT_PVC | none; a PVC mounted at /checkpoints so a retried base-model pod resumes |
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+from training.errors import InputError
+
+GPU_RESOURCE = "nvidia.com/gpu"
+DEFAULT_TOLERATIONS = [{"key": GPU_RESOURCE, "operator": "Exists", "effect": "NoSchedule"}]
+CHECKPOINT_MOUNT = "/checkpoints"
+
+
+@dataclass(frozen=True)
+class PodSettings:
+    image: str = "tweetbot-trainer:latest"
+    namespace: str = "tweetbot"
+    gpus: int = 1
+    cpu: str = "2"
+    memory: str = "8Gi"
+    node_selector: dict[str, str] = field(default_factory=dict)
+    tolerations: list[dict[str, Any]] = field(default_factory=lambda: list(DEFAULT_TOLERATIONS))
+    env_secret: str = "tweetbot-env"
+    checkpoint_pvc: str | None = None
+
+    @classmethod
+    def from_env(cls, environ=os.environ) -> "PodSettings":
+        def text(name, default):
+            return environ.get(name) or default
+
+        try:
+            gpus = int(text("TWEETBOT_K8S_GPUS", "1"))
+        except ValueError:
+            raise InputError("TWEETBOT_K8S_GPUS: expected a whole number") from None
+        return cls(
+            image=text("TWEETBOT_TRAINER_IMAGE", cls.image),
+            namespace=text("TWEETBOT_K8S_NAMESPACE", cls.namespace),
+            gpus=gpus, cpu=text("TWEETBOT_K8S_CPU", cls.cpu),
+            memory=text("TWEETBOT_K8S_MEMORY", cls.memory),
+            node_selector=_json(environ, "TWEETBOT_K8S_NODE_SELECTOR", {}, dict),
+            tolerations=_json(environ, "TWEETBOT_K8S_TOLERATIONS", DEFAULT_TOLERATIONS, list),
+            env_secret=text("TWEETBOT_K8S_ENV_SECRET", cls.env_secret),
+            checkpoint_pvc=environ.get("TWEETBOT_K8S_CHECKPOINT_PVC") or None)
+
+
+def _json(environ, name: str, default, kind):
+    raw = environ.get(name)
+    if not raw:
+        return default
+    try:
+        value = json.loads(raw)
+    except ValueError as error:
+        raise InputError(f"{name}: not valid JSON ({error})") from None
+    if not isinstance(value, kind):
+        raise InputError(f"{name}: expected a JSON {kind.__name__}")
+    return value
+
+
+def pod_operator_kwargs(module: str, settings: PodSettings) -> dict[str, Any]:
+    """Keyword arguments for ``KubernetesPodOperator`` running ``python -m module``."""
+    from kubernetes.client import models as k8s
+
+    limits = {"memory": settings.memory}
+    if settings.gpus:
+        limits[GPU_RESOURCE] = str(settings.gpus)
+    volumes, mounts = [], []
+    if settings.checkpoint_pvc:
+        volumes.append(k8s.V1Volume(name="checkpoints", persistent_volume_claim=(
+            k8s.V1PersistentVolumeClaimVolumeSource(claim_name=settings.checkpoint_pvc))))
+        mounts.append(k8s.V1VolumeMount(name="checkpoints", mount_path=CHECKPOINT_MOUNT))
+    return {
+        "image": settings.image,
+        "namespace": settings.namespace,
+        "cmds": ["python", "-m", module],
+        "container_resources": k8s.V1ResourceRequirements(
+            requests={"cpu": settings.cpu, "memory": settings.memory}, limits=limits),
+        "node_selector": settings.node_selector or None,
+        "tolerations": [k8s.V1Toleration(**t) for t in settings.tolerations],
+        "env_from": [k8s.V1EnvFromSource(
+            secret_ref=k8s.V1SecretEnvSource(name=settings.env_secret))],
+        "env_vars": {"TWEETBOT_HOME": "/tmp/tweetbot", "TF_CPP_MIN_LOG_LEVEL": "2"},
+        "volumes": volumes, "volume_mounts": mounts,
+        "labels": {"app.kubernetes.io/name": "tweetbot",
+                   "app.kubernetes.io/component": module.rsplit(".", 1)[-1]},
+        "do_xcom_push": True,          # the result JSON comes back through the sidecar
+        "deferrable": True,            # no worker slot held while a pod trains
+        "durable": True,               # reattach to a running pod after a restart
+        "on_finish_action": "delete_pod",
+        "get_logs": True,
+    }

@@ -1,0 +1,51 @@
+"""The MLflow model registry: versions of ``tweetbot-charrnn`` and their aliases.
+
+Every base model a DAG run trains becomes a version with the alias
+``candidate``; ``champion`` moves to it only when it beats the current champion
+on the same test split. Registration is idempotent: a retried task finds the
+version it already made for that training run.
+"""
+
+from __future__ import annotations
+
+import mlflow
+from mlflow.entities.model_registry import ModelVersion
+from mlflow.exceptions import MlflowException
+
+MODEL_NAME = "tweetbot-charrnn"
+CHAMPION, CANDIDATE = "champion", "candidate"
+TAG_DATA_SHA256 = "tweetbot.data_sha256"
+TAG_TEST_LOSS = "tweetbot.test_loss"
+
+
+def version_by_alias(alias: str) -> ModelVersion | None:
+    try:
+        return mlflow.MlflowClient().get_model_version_by_alias(MODEL_NAME, alias)
+    except MlflowException:
+        return None
+
+
+def register(run_id: str, model_uri: str, tags: dict[str, str]) -> ModelVersion:
+    """The version for this training run, registered on first call."""
+    client = mlflow.MlflowClient()
+    try:
+        client.create_registered_model(MODEL_NAME, description=(
+            "Character-level LSTM tweet generator, trained by the tweetbot_training DAG."))
+    except MlflowException:
+        pass  # already exists
+    existing = client.search_model_versions(f"name = '{MODEL_NAME}' and run_id = '{run_id}'")
+    version = existing[0] if existing else mlflow.register_model(
+        model_uri, MODEL_NAME, tags=tags)
+    for key, value in tags.items():
+        client.set_model_version_tag(MODEL_NAME, version.version, key, value)
+    client.set_registered_model_alias(MODEL_NAME, CANDIDATE, version.version)
+    return version
+
+
+def promote_if_better(version: ModelVersion, test_loss: float,
+                      champion_test_loss: float | None) -> bool:
+    """Move ``champion`` to ``version`` if there is none or it is beaten."""
+    if champion_test_loss is not None and not test_loss < champion_test_loss:
+        return False
+    mlflow.MlflowClient().set_registered_model_alias(MODEL_NAME, CHAMPION, version.version)
+    return True
