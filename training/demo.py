@@ -1,0 +1,101 @@
+"""The README's main job: both DAGs end to end on this machine, embedded defaults.
+
+    python -m training.demo [--force]
+
+Writes the sample corpus, runs ``tweetbot_prepare_splits`` then
+``tweetbot_training`` with ``airflow dags test`` (Airflow's metadata in
+``$TWEETBOT_HOME/airflow``, MLflow in ``$TWEETBOT_HOME/mlflow.db``, trials as
+local processes), then prints the search table, the champion and a few
+generated tweets. Run it again and the training DAG stops at validate_splits,
+because the splits did not change; ``--force`` retrains.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+from training import settings
+from training.space import DEFAULT_SPACE_FILE
+
+REPO = Path(__file__).resolve().parents[1]
+CPU_SPACE = DEFAULT_SPACE_FILE.with_name("search_space_cpu.yaml")
+
+
+def _airflow(arguments: list[str], env: dict, log: Path) -> None:
+    with open(log, "a") as handle:
+        completed = subprocess.run([sys.executable, "-m", "airflow", *arguments], env=env,
+                                   stdout=handle, stderr=subprocess.STDOUT)
+    if completed.returncode != 0:
+        raise SystemExit(f"error: airflow {' '.join(arguments[:3])} failed; see {log}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m training.demo", description=__doc__)
+    parser.add_argument("--force", action="store_true", help="retrain even if unchanged")
+    args = parser.parse_args(argv)
+
+    from training.sample_corpus import write_sample_corpus
+
+    home = settings.state_dir()
+    home.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, "TWEETBOT_HOME": str(home),
+           "AIRFLOW_HOME": str(home / "airflow"),
+           "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"),
+           "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO / "plugins"),
+           "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+           "TF_CPP_MIN_LOG_LEVEL": "2"}
+    log = home / "demo.log"
+    log.write_text("")
+    raw = write_sample_corpus(home / "raw" / "tweets.csv", num_tweets=3000, seed=0)
+    print(f"sample corpus: {raw}; Airflow and task output: {log}")
+    _airflow(["db", "migrate"], env, log)
+    _airflow(["pools", "set", "tweetbot_trials", "2", "trial slots (the GPU quota)"], env, log)
+    print("running tweetbot_prepare_splits ...", flush=True)
+    _airflow(["dags", "test", "tweetbot_prepare_splits", "-c",
+              json.dumps({"raw_location": str(raw)})], env, log)
+    conf = {"num_trials": 4, "parallel": 2, "max_epochs": 2, "final_epochs": 8,
+            "force": args.force, "space_overrides": yaml.safe_load(CPU_SPACE.read_text())}
+    print("running tweetbot_training (4 trials, 2 at a time, then the base model) ...",
+          flush=True)
+    _airflow(["dags", "test", "tweetbot_training", "-c", json.dumps(conf)], env, log)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # before TensorFlow loads below
+    report()
+    return 0
+
+
+def report() -> None:
+    import mlflow
+
+    from training import registry, tracking
+    from training.search import format_table
+    from training.search_store import SearchStore
+
+    tracking.configure()
+    champion = registry.version_by_alias(registry.CHAMPION)
+    if champion is None:
+        raise SystemExit("error: no champion was registered; see the log")
+    search_run = mlflow.get_run(champion.tags["tweetbot.search_run_id"])
+    print(f"\nsearch {search_run.data.tags['tweetbot.search_id']}:")
+    print(format_table(SearchStore(search_run.data.tags["tweetbot.search_id"]).trials()))
+    print(f"chosen: {search_run.data.tags.get('tweetbot.selection')}")
+    print(f"\nchampion: {registry.MODEL_NAME} version {champion.version} "
+          f"(test_loss {champion.tags.get(registry.TAG_TEST_LOSS)}, run {champion.run_id})")
+    print(f"generated with models:/{registry.MODEL_NAME}@champion:")
+    import pandas as pd
+
+    model = mlflow.pyfunc.load_model(f"models:/{registry.MODEL_NAME}@champion")
+    tweets = model.predict(pd.DataFrame([{"prompt": "", "n": 5, "temperature": 0.7,
+                                          "seed": 7}]))
+    for tweet in tweets.tweet:
+        print(f"  {tweet}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
