@@ -1,16 +1,20 @@
 """Airflow plugin: from any tweetbot task, a link to the MLflow run it produced.
 
-Tasks return small JSON results (trial results, the base model's summary, the
-selection, the registration), each carrying an MLflow ``run_id``; the link opens
-that run in the MLflow UI at ``TWEETBOT_MLFLOW_UI_URL`` (or the tracking server's
-address). Tasks without a run id show no link.
+Tasks return small JSON results (trial results, the selection, the base model's
+summary, the evaluation, the registration), each carrying an MLflow ``run_id``;
+the link opens that run in the MLflow UI at ``TWEETBOT_MLFLOW_UI_URL`` (or the
+tracking server's address). Tasks without a run id show no link.
+
+Airflow 3 computes global links in the API server, which reads the task's
+return value from the metadata database (there is no task runtime there).
 """
 
 from __future__ import annotations
 
+import json
+
 from airflow.plugins_manager import AirflowPlugin
 from airflow.sdk import BaseOperatorLink
-from airflow.sdk.execution_time.xcom import XCom
 
 
 def run_id_of(value) -> str | None:
@@ -26,14 +30,30 @@ def run_url(base: str | None, run_id: str | None) -> str:
     return f"{base}/#/runs/{run_id}"
 
 
+def return_value(ti_key):
+    from airflow.models.xcom import XComModel
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        row = session.execute(XComModel.get_many(
+            key="return_value", run_id=ti_key.run_id, dag_ids=ti_key.dag_id,
+            task_ids=ti_key.task_id, map_indexes=ti_key.map_index,
+        ).with_only_columns(XComModel.value)).first()
+    if row is None:
+        return None
+    try:
+        return json.loads(row.value) if isinstance(row.value, (str, bytes)) else row.value
+    except ValueError:
+        return None
+
+
 class MlflowRunLink(BaseOperatorLink):
     name = "MLflow run"
 
     def get_link(self, operator, *, ti_key) -> str:
         from training.settings import mlflow_ui_url
 
-        value = XCom.get_value(ti_key=ti_key, key="return_value")
-        return run_url(mlflow_ui_url(), run_id_of(value))
+        return run_url(mlflow_ui_url(), run_id_of(return_value(ti_key)))
 
 
 class TweetbotPlugin(AirflowPlugin):

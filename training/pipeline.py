@@ -216,8 +216,10 @@ def select(splits: dict, params: Mapping[str, Any]) -> dict:
     _fail_abandoned(store)
     selection = finish_search(store, config.policy, config.pipeline.max_epochs)
     chosen = selection.trial
-    return {"trial_num": chosen.trial_num, "run_id": chosen.run_id,
-            "search_run_id": store.find_parent().info.run_id,
+    search_run_id = store.find_parent().info.run_id
+    # run_id is what the Airflow UI links to: the search, where the table and plot are.
+    return {"trial_num": chosen.trial_num, "trial_run_id": chosen.run_id,
+            "run_id": search_run_id, "search_run_id": search_run_id,
             "hyperparams": chosen.hyperparams.to_dict(), "reason": selection.reason,
             "val_loss": chosen.val_loss}
 
@@ -239,7 +241,7 @@ def base_model_arguments(splits: dict, chosen: dict, params: Mapping[str, Any],
         checkpoint_dir, result_path = str(folder / "base"), str(folder / "base.json")
     tags = {"tweetbot.dag_run_id": dag_run_id, "tweetbot.search_id": search_id,
             "tweetbot.search_run_id": chosen["search_run_id"],
-            "tweetbot.chosen_trial_run_id": chosen["run_id"],
+            "tweetbot.chosen_trial_run_id": chosen["trial_run_id"],
             TAG_DATA_SHA256: splits["data_sha256"]}
     arguments = ["--checkpoint-dir", checkpoint_dir, "--data-dir", splits["data_location"],
                  "--resume", "--log-model", "--run-name", f"base-{search_id}",

@@ -62,6 +62,13 @@ def test_prepare_then_train_registers_a_champion_then_short_circuits(dagbag, tmp
                                           "max_chars": 60}]))
     assert len(tweets) == 2 and all(t.startswith("The ") for t in tweets.tweet)
 
+    # The Airflow UI's "MLflow run" link on register opens the base model's run.
+    from tweetbot_mlflow_links import MlflowRunLink
+    monkeypatch.setenv("TWEETBOT_MLFLOW_UI_URL", "http://mlflow.example:5000")
+    register_ti = next(ti for ti in first.get_task_instances() if ti.task_id == "register")
+    assert MlflowRunLink().get_link(None, ti_key=register_ti.key) == (
+        f"http://mlflow.example:5000/#/runs/{champion.run_id}")
+
     second = dagbag.get_dag("tweetbot_training").test(run_conf=RUN)
     states = _task_states(second)
     assert second.state == "success"
