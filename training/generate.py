@@ -1,7 +1,8 @@
-"""Generate tweets from a trained checkpoint.
+"""Generate tweets from a registered MLflow model or a training checkpoint.
 
-    python -m training.generate --checkpoint-dir runs/base --prompt "The " -n 5 \\
-        --temperature 0.8 --seed 7
+    python -m training.generate --model-uri models:/tweetbot-charrnn@champion \\
+        --prompt "The " -n 5 --temperature 0.8 --seed 7
+    python -m training.generate --checkpoint-dir runs/base --prompt "The " -n 5
 
 The trained model is stateful with a fixed batch; generation rebuilds a stateless
 model from its weights (``training.model.inference_model_from``), warms it up on
@@ -129,7 +130,11 @@ class TweetGenerator:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m training.generate",
                                      description="Generate tweets from a trained model.")
-    parser.add_argument("--checkpoint-dir", type=Path, required=True,
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--model-uri",
+                        help="an MLflow model, e.g. models:/tweetbot-charrnn@champion "
+                             "(from MLFLOW_TRACKING_URI, or the embedded store)")
+    source.add_argument("--checkpoint-dir", type=Path,
                         help="a training checkpoint folder (best.keras + vocab.json)")
     parser.add_argument("--prompt", default="", help="text every tweet starts with")
     parser.add_argument("-n", type=int, default=5, help="number of tweets (default: 5)")
@@ -142,13 +147,36 @@ def main(argv: list[str] | None = None) -> int:
     try:
         request = GenerationRequest(prompt=args.prompt, temperature=args.temperature,
                                     max_chars=args.max_chars, n=args.n, seed=args.seed)
-        generator = TweetGenerator.from_checkpoint(args.checkpoint_dir)
+        if args.model_uri:
+            tweets = generate_from_model(args.model_uri, request)
+        else:
+            tweets = TweetGenerator.from_checkpoint(args.checkpoint_dir).generate(request)
     except InputError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    for tweet in generator.generate(request):
+    for tweet in tweets:
         print(tweet)
     return 0
+
+
+def generate_from_model(model_uri: str, request: GenerationRequest) -> list[str]:
+    """Tweets from a logged or registered MLflow model (``models:/name@alias``)."""
+    import mlflow
+    import pandas as pd
+
+    from training import tracking
+
+    tracking.configure()
+    try:
+        model = mlflow.pyfunc.load_model(model_uri)
+    except mlflow.exceptions.MlflowException as error:
+        first = str(error).splitlines()[0]
+        raise InputError(f"--model-uri {model_uri}: cannot load ({first})") from None
+    row = {"prompt": request.prompt, "temperature": request.temperature,
+           "max_chars": request.max_chars, "n": request.n, "seed": request.seed}
+    # An absent optional column, not a null one: the signature types seed as long.
+    table = model.predict(pd.DataFrame([{k: v for k, v in row.items() if v is not None}]))
+    return list(table["tweet"])
 
 
 if __name__ == "__main__":

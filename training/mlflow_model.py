@@ -3,6 +3,8 @@
 Input: a table with a ``prompt`` column and optional ``temperature`` (default
 0.8), ``max_chars`` (280), ``n`` (1) and ``seed`` columns; one row per request.
 Output: one row per generated tweet, with the request's row number and the text.
+A bad request (no ``prompt``, ``temperature <= 0``, ``n < 1``, ...) is refused
+with a message naming the column; served, that is an HTTP 400.
 The Keras checkpoint and its vocabulary travel inside the model; loading builds
 the stateless inference model from them (``training.generate``), never the
 fixed-batch training graph.
@@ -14,8 +16,10 @@ from pathlib import Path
 
 import mlflow
 import pandas as pd
+from mlflow.exceptions import MlflowException
 from mlflow.models import ModelSignature
-from mlflow.types import ColSpec, Schema
+from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
+from mlflow.types.schema import AnyType, ColSpec, Schema
 
 from training.checkpoints import BEST_FILENAME
 from training.errors import InputError
@@ -33,7 +37,12 @@ class TweetGeneratorModel(mlflow.pyfunc.PythonModel):
         self.generator = TweetGenerator.from_checkpoint(Path(context.artifacts["checkpoint"]))
 
     def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
-        requests = parse_requests(model_input)
+        try:
+            requests = parse_requests(model_input)
+        except InputError as error:
+            # An MlflowException with this code is what the scoring server answers
+            # with a 400 and the message; anything else becomes a bare error.
+            raise MlflowException(str(error), error_code=INVALID_PARAMETER_VALUE) from None
         rows = [{"row": index, "tweet": tweet}
                 for index, request in enumerate(requests)
                 for tweet in self.generator.generate(request)]
@@ -55,11 +64,18 @@ def parse_requests(table: pd.DataFrame):
         try:
             requests.append(GenerationRequest(
                 prompt=str(values["prompt"]), temperature=float(values["temperature"]),
-                max_chars=int(values["max_chars"]), n=int(values["n"]),
-                seed=None if values["seed"] is None else int(values["seed"])))
+                max_chars=_whole(values, "max_chars"), n=_whole(values, "n"),
+                seed=None if values["seed"] is None else _whole(values, "seed")))
         except (InputError, ValueError, TypeError) as error:
             raise InputError(f"row {index}: {error}") from None
     return requests
+
+
+def _whole(values: dict, name: str) -> int:
+    value = float(values[name])
+    if not value.is_integer():
+        raise InputError(f"{name}: expected a whole number, got {values[name]!r}")
+    return int(value)
 
 
 def _missing(value) -> bool:
@@ -80,10 +96,13 @@ def log_generator_model(checkpoint_dir: Path) -> str:
                              "seed": 1}])
     signature = ModelSignature(
         inputs=Schema([ColSpec("string", "prompt"),
-                       ColSpec("double", "temperature", required=False),
-                       ColSpec("long", "max_chars", required=False),
-                       ColSpec("long", "n", required=False),
-                       ColSpec("long", "seed", required=False)]),
+                       # Numbers as Any: JSON gives ints or floats, and a column some
+                       # rows leave out arrives as floats with NaN; MLflow would refuse
+                       # either for a long or a double. parse_requests checks them.
+                       ColSpec(AnyType(), "temperature", required=False),
+                       ColSpec(AnyType(), "max_chars", required=False),
+                       ColSpec(AnyType(), "n", required=False),
+                       ColSpec(AnyType(), "seed", required=False)]),
         outputs=Schema([ColSpec("long", "row"), ColSpec("string", "tweet")]))
     info = mlflow.pyfunc.log_model(
         name=ARTIFACT_PATH, python_model=TweetGeneratorModel(), artifacts=bundle,

@@ -35,6 +35,10 @@ def test_prepare_then_train_registers_a_champion_then_short_circuits(dagbag, tmp
     states = _task_states(first)
     assert first.state == "success", states
     assert states["register"] == "success"
+    labels = sorted(ti.rendered_map_index or "" for ti in first.get_task_instances()
+                    if ti.task_id == "trial_r0")
+    assert [label.split(":")[0] for label in labels] == ["trial 1", "trial 2"]
+    assert "rnn_size=" in labels[0]  # each mapped trial is named by its params
 
     tracking.configure()
     champion = registry.version_by_alias(registry.CHAMPION)
