@@ -65,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     print("running tweetbot_training (4 trials, 2 at a time, then the base model) ...",
           flush=True)
     _airflow(["dags", "test", "tweetbot_training", "-c", json.dumps(conf)], env, log)
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # before TensorFlow loads below
+    os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"  # before TensorFlow loads below
     report()
     return 0
 

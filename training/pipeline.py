@@ -104,9 +104,10 @@ def search_id_for(dag_run_id: str) -> str:
 def validate_splits(params: Mapping[str, Any], dag_run_id: str) -> dict | None:
     """Check the splits and hash them; None when nothing changed since the
     champion was trained (and the run is not forced): the run stops there."""
-    from training import registry
+    from training import registry, tracking
 
     config = RunConfig.from_params(params)
+    tracking.configure()  # the champion lives in the configured store, not a default one
     location = config.data_location
     local = storage.local_splits(location)
     smallest = HyperParams(batch_size=_smallest(config.space, "batch_size"),

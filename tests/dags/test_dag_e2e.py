@@ -73,10 +73,15 @@ def test_prepare_then_train_registers_a_champion_then_short_circuits(dagbag, tmp
     assert MlflowRunLink().get_link(None, ti_key=register_ti.key) == (
         f"http://mlflow.example:5000/#/runs/{champion.run_id}")
 
+    # A fresh worker process has no MLflow settings of its own: validate_splits must
+    # find the champion in the configured store, not in MLflow's default one.
+    mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'not-the-store.db'}")
+    monkeypatch.delenv("MLFLOW_TRACKING_URI")  # set_tracking_uri exports it; a worker has none
     second = dagbag.get_dag("tweetbot_training").test(run_conf=RUN)
     states = _task_states(second)
     assert second.state == "success"
     assert states["validate_splits"] == "success"
     assert states["train_base_model"] == "skipped" and states["register"] == "skipped"
+    tracking.configure()
     versions = mlflow.MlflowClient().search_model_versions(f"name = '{registry.MODEL_NAME}'")
     assert len(versions) == 1
