@@ -1,6 +1,6 @@
 # The two commands of the README; each does its own set-up on a fresh machine.
 #   make demo   run both DAGs end to end on the sample corpus; print the champion and tweets
-#   make test   the whole test suite (what CI runs)
+#   make test   lint (ruff), then the whole test suite (what CI runs)
 
 PYTHON ?= python3.11
 UV_VERSION := 0.13.8
@@ -24,6 +24,7 @@ $(UV):
 	touch $@
 
 test: setup
+	.venv/bin/ruff check .
 	$(VENV_PY) -m pytest $(PYTEST_ARGS)
 
 demo: setup

@@ -10,18 +10,16 @@ asset, which triggers `tweetbot_training`.
 from __future__ import annotations
 
 import pendulum
-from airflow.sdk import Asset, Param, dag, task
+from airflow.sdk import Param, dag, task
 
-from training.pipeline import SPLITS_ASSET_NAME
-
-SPLITS_ASSET = Asset(SPLITS_ASSET_NAME)
+from tweetbot_airflow import SPLITS_ASSET
 
 
 @task(outlets=[SPLITS_ASSET])
 def split_and_publish(params=None, outlet_events=None) -> dict:
-    from training.pipeline import prepare_splits
+    from training import split
 
-    published = prepare_splits(params["raw_location"], params["splits_location"])
+    published = split.split_and_publish(params["raw_location"], params["splits_location"])
     outlet_events[SPLITS_ASSET].extra = published
     return published
 

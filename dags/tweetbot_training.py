@@ -9,8 +9,9 @@ Retrains the character-level LSTM tweet generator and registers it in MLflow.
 2. **search** — up to 6 rounds; each round suggests `min(parallel, trials left)` new
    hyper-parameter sets (hyperopt TPE, conditioned on every finished trial as MLflow
    holds it) and runs them as mapped `trial_r*` tasks: Kubernetes GPU pods or local
-   processes (`TWEETBOT_TRIAL_EXECUTOR`), capped across runs by the `tweetbot_trials`
-   pool. `num_trials` must be at most 6 × `parallel`.
+   processes (`TWEETBOT_TRIAL_EXECUTOR`, decided in `tweetbot_airflow.placement`),
+   capped across runs by the `tweetbot_trials` pool. `num_trials` must be at most
+   6 × `parallel`.
 3. **select** — the fastest trial within `tolerance` of the best val_loss (see README);
    `trials.csv` and the trade-off plot go to the search's MLflow run.
 4. **train_base_model** — the chosen parameters, full train split, `final_epochs`;
@@ -27,109 +28,73 @@ from __future__ import annotations
 import os
 
 import pendulum
-from airflow.sdk import (Asset, AssetOrTimeSchedule, CronTriggerTimetable, Param, dag,
-                         get_current_context, task)
+from airflow.sdk import AssetOrTimeSchedule, CronTriggerTimetable, Param, dag, task
 
-from training.pipeline import MAX_ROUNDS, SPLITS_ASSET_NAME, params_schema
+from training.run_config import MAX_ROUNDS, params_schema
+from tweetbot_airflow import SPLITS_ASSET, placement
 
-EXECUTOR = os.environ.get("TWEETBOT_TRIAL_EXECUTOR", "local")
 SCHEDULE = os.environ.get("TWEETBOT_SCHEDULE", "0 3 * * *")
-TRIALS_POOL = "tweetbot_trials"
-SPLITS_ASSET = Asset(SPLITS_ASSET_NAME)
-
-
-def _executor_task(task_id: str, module: str, arguments):
-    """One step's command as a pod or as a local process, by configuration;
-    returns the step's result (XCom)."""
-    if EXECUTOR == "kubernetes":
-        from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
-
-        from training.pod import PodSettings, pod_operator_kwargs
-
-        return KubernetesPodOperator(task_id=task_id, arguments=arguments,
-                                     **pod_operator_kwargs(module, PodSettings.from_env())).output
-    return run_module.override(task_id=task_id)(module, arguments)
-
-
-def _trial_tasks(round_index: int, suggested):
-    task_id = f"trial_r{round_index}"
-    if EXECUTOR == "kubernetes":
-        from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
-
-        from training.pod import PodSettings, pod_operator_kwargs
-
-        return KubernetesPodOperator.partial(
-            task_id=task_id, pool=TRIALS_POOL,
-            map_index_template="{{ task.annotations['tweetbot/trial'] }}",
-            **pod_operator_kwargs("training.trial", PodSettings.from_env()),
-        ).expand_kwargs(suggested.map(
-            lambda s: {"arguments": s["arguments"], "annotations": {"tweetbot/trial": s["label"]}}))
-    return run_trial.override(task_id=task_id).expand_kwargs(suggested)
-
-
-@task(pool=TRIALS_POOL, map_index_template="{{ trial_label }}")
-def run_trial(arguments: list[str], label: str) -> dict:
-    from training.pipeline import run_trial_process
-
-    get_current_context()["trial_label"] = label
-    return run_trial_process(arguments)
-
-
-@task
-def run_module(module: str, arguments: list[str]) -> dict:
-    from training.pipeline import run_module_process
-
-    return run_module_process(module, arguments)
+PLACEMENT = placement.from_environment()
 
 
 @task.short_circuit
 def validate_splits(params=None, run_id=None) -> dict | None:
-    from training.pipeline import validate_splits as check
+    from training import pipeline
 
-    return check(params, run_id)
+    run = pipeline.validate_splits(params, run_id)
+    return run.to_json() if run else None
 
 
 @task
-def start_search(splits: dict, params=None) -> dict:
-    from training.pipeline import start_search as start
+def start_search(run: dict) -> dict:
+    from training import pipeline
+    from training.records import RunInputs
 
-    return start(splits, params)
+    return pipeline.start_search(RunInputs.from_json(run)).to_json()
 
 
 @task(trigger_rule="all_done")
-def suggest(splits: dict, params=None) -> list[dict]:
-    from training.pipeline import suggest_round
+def suggest(run: dict) -> list[dict]:
+    from training import pipeline
+    from training.records import RunInputs
 
-    return suggest_round(splits, params, EXECUTOR)
+    return [step.to_json() for step in pipeline.suggest_round(RunInputs.from_json(run))]
 
 
 @task(trigger_rule="all_done")
-def select(splits: dict, params=None) -> dict:
-    from training.pipeline import select as choose
+def select(run: dict) -> dict:
+    from training import pipeline
+    from training.records import RunInputs
 
-    return choose(splits, params)
-
-
-@task
-def base_model_arguments(splits: dict, chosen: dict, params=None, run_id=None) -> list[str]:
-    from training.pipeline import base_model_arguments as arguments
-
-    return arguments(splits, chosen, params, run_id, EXECUTOR)
+    return pipeline.select(RunInputs.from_json(run)).to_json()
 
 
 @task
-def evaluate_arguments(splits: dict, trained: dict) -> list[str]:
-    from training.pipeline import evaluate_arguments as arguments
+def base_model_arguments(run: dict, chosen: dict, run_id=None) -> dict:
+    from training import pipeline
+    from training.records import ChosenTrial, RunInputs
 
-    return arguments(splits, trained, EXECUTOR)
+    return pipeline.base_model_step(RunInputs.from_json(run), ChosenTrial.from_json(chosen),
+                                    run_id).to_json()
 
 
 @task
-def register(splits: dict, chosen: dict, trained: dict, evaluation: dict,
-             run_id=None) -> dict:
-    from training.pipeline import register as register_version
+def evaluate_arguments(run: dict, trained: dict) -> dict:
+    from training import pipeline
+    from training.records import RunInputs, TrainedModel
 
-    return register_version(splits, chosen, trained, evaluation, run_id)
+    return pipeline.evaluation_step(RunInputs.from_json(run),
+                                    TrainedModel.from_json(trained)).to_json()
+
+
+@task
+def register(run: dict, chosen: dict, trained: dict, evaluation: dict, run_id=None) -> dict:
+    from training import pipeline
+    from training.records import ChosenTrial, Evaluation, RunInputs, TrainedModel
+
+    return pipeline.register(RunInputs.from_json(run), ChosenTrial.from_json(chosen),
+                             TrainedModel.from_json(trained), Evaluation.from_json(evaluation),
+                             run_id).to_json()
 
 
 @dag(
@@ -145,19 +110,17 @@ def register(splits: dict, chosen: dict, trained: dict, evaluation: dict,
     tags=["tweetbot", "training"],
 )
 def tweetbot_training():
-    splits = validate_splits()
-    previous = start_search(splits)
+    run = validate_splits()
+    previous = start_search(run)
     for round_index in range(MAX_ROUNDS):
-        suggested = suggest.override(task_id=f"suggest_r{round_index}")(splits)
+        suggested = suggest.override(task_id=f"suggest_r{round_index}")(run)
         previous >> suggested
-        previous = _trial_tasks(round_index, suggested)
-    chosen = select(splits)
+        previous = PLACEMENT.trials(f"trial_r{round_index}", suggested)
+    chosen = select(run)
     previous >> chosen
-    trained = _executor_task("train_base_model", "training.train",
-                             base_model_arguments(splits, chosen))
-    evaluation = _executor_task("evaluate", "training.evaluate",
-                                evaluate_arguments(splits, trained))
-    register(splits, chosen, trained, evaluation)
+    trained = PLACEMENT.step("train_base_model", base_model_arguments(run, chosen))
+    evaluation = PLACEMENT.step("evaluate", evaluate_arguments(run, trained))
+    register(run, chosen, trained, evaluation)
 
 
 tweetbot_training()

@@ -1,20 +1,27 @@
-"""Airflow plugin: from any tweetbot task, a link to the MLflow run it produced.
+"""Airflow plugin: from a tweetbot task, a link to the MLflow run it produced.
 
-Tasks return small JSON results (trial results, the selection, the base model's
-summary, the evaluation, the registration), each carrying an MLflow ``run_id``;
-the link opens that run in the MLflow UI at ``TWEETBOT_MLFLOW_UI_URL`` (or the
-tracking server's address). Tasks without a run id show no link.
+Tweetbot's tasks return small JSON results (``training.records``), and each one
+an MLflow run stands behind carries its ``run_id``; the link opens that run in
+the MLflow UI at ``TWEETBOT_MLFLOW_UI_URL`` (or the tracking server's address).
+Tasks without a run id show no link.
 
-Airflow 3 computes global links in the API server, which reads the task's
-return value from the metadata database (there is no task runtime there).
+Airflow 3 computes global links in the API server, for every task of every DAG,
+reading the task's return value from the metadata database (there is no task
+runtime there). So the link answers only for tweetbot's DAGs, and a failure
+here logs a warning and shows no link rather than breaking the links of every
+DAG.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 
 from airflow.plugins_manager import AirflowPlugin
 from airflow.sdk import BaseOperatorLink
+
+log = logging.getLogger(__name__)
+TWEETBOT_DAG_IDS = ("tweetbot_training", "tweetbot_prepare_splits")
 
 
 def run_id_of(value) -> str | None:
@@ -51,9 +58,15 @@ class MlflowRunLink(BaseOperatorLink):
     name = "MLflow run"
 
     def get_link(self, operator, *, ti_key) -> str:
-        from training.settings import mlflow_ui_url
+        if ti_key.dag_id not in TWEETBOT_DAG_IDS:
+            return ""
+        try:
+            from training.tracking import ui_url
 
-        return run_url(mlflow_ui_url(), run_id_of(return_value(ti_key)))
+            return run_url(ui_url(), run_id_of(return_value(ti_key)))
+        except Exception:  # a broken link must not break the page
+            log.warning("no MLflow link for %s", ti_key, exc_info=True)
+            return ""
 
 
 class TweetbotPlugin(AirflowPlugin):

@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+
+from training.atomic import write_atomically
 
 STATE_FILENAME = "state.json"
 BEST_FILENAME = "best.keras"
@@ -66,7 +67,7 @@ class TrainingState:
                          json.dumps(asdict(self), indent=2).encode())
 
     @classmethod
-    def load(cls, directory: Path) -> "TrainingState | None":
+    def load(cls, directory: Path) -> TrainingState | None:
         path = Path(directory) / STATE_FILENAME
         if not path.exists():
             return None
@@ -89,17 +90,3 @@ def epochs_without_improvement(val_losses: list[float], min_delta: float) -> int
         else:
             wait += 1
     return wait
-
-
-def write_atomically(path: Path, data: bytes) -> None:
-    partial = path.with_name(f".{path.name}.partial")
-    with open(partial, "wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(partial, path)
-
-
-def partial_keras_path(path: Path) -> Path:
-    """A temporary name Keras accepts (it insists on the .keras suffix)."""
-    return path.with_name(f".partial-{path.name}")

@@ -1,72 +1,163 @@
 """Typed, frozen configuration, validated once at the boundary.
 
-Each parameter is declared exactly once, here: its type, default, bounds and help
-text. The CLIs build their flags from these declarations, the search space uses
-the same names, and MLflow params are logged under them. After construction the
-objects are passed around as they are, never as raw dicts.
+Each parameter is declared exactly once, here, as a pydantic field: its type,
+default, bounds and help text. The CLIs build their flags from these fields, the
+search space uses the same names, MLflow params are logged under them and the
+trigger form's JSON schema comes from ``model_json_schema()``. After
+construction the objects are passed around as they are, never as raw dicts.
 """
 
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import difflib
-import math
+import types
 import typing
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from training.errors import InputError
 
-OPTIMIZERS = ("sgd", "rmsprop", "adagrad", "adadelta", "adam")
-SAMPLERS = ("tpe", "random")
-SELECTION_POLICIES = ("fastest-within", "lowest-val-loss", "weighted")
+Optimizer = Literal["sgd", "rmsprop", "adagrad", "adadelta", "adam"]
+OPTIMIZERS: tuple[str, ...] = typing.get_args(Optimizer)
 
 
-def _param(default, help, *, low=None, high=None, choices=None):
-    """A dataclass field carrying its bounds and help text as metadata."""
-    metadata = {"help": help, "low": low, "high": high, "choices": choices}
-    if isinstance(default, dict):
-        return field(default_factory=lambda: dict(default), metadata=metadata)
-    return field(default=default, metadata=metadata)
+class Frozen(BaseModel):
+    """A value that crosses a process boundary: frozen, unknown keys refused, and
+    explicit JSON for XCom, result files and MLflow (``to_json`` / ``from_json``)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    def to_json(self) -> dict[str, Any]:
+        return self.model_dump(mode="json")
+
+    @classmethod
+    def from_json(cls, value: Mapping[str, Any]):
+        return cls.model_validate(value)
 
 
-class Config:
-    """Shared behaviour of the settings dataclasses below."""
+class Config(Frozen):
+    """A user's settings: frozen, unknown keys refused, no silent type coercion.
 
-    def __post_init__(self):
-        _validate_fields(self)
+    ``strict`` keeps ``True`` from passing as a batch size of 1 and ``"64"`` from
+    passing as 64; ``from_mapping`` accepts the one harmless conversion (an
+    integral float such as YAML's ``64.0`` for a whole-number field)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True,
+                              allow_inf_nan=False)
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any]):
-        """Build from a mapping (CLI, search space, MLflow params); unknown keys fail."""
-        return _from_mapping(cls, values)
+        """Build from a mapping (CLI, search space, run parameters); bad values fail
+        with one line naming the parameter."""
+        coerced = {name: _whole_if_integral(cls, name, value) for name, value in values.items()}
+        try:
+            return cls(**coerced)
+        except ValidationError as error:
+            raise input_error(error, cls) from None
+
+    @classmethod
+    def from_text(cls, values: Mapping[str, str]):
+        """Build from text values, as MLflow stores params (``"None"`` is None);
+        unknown keys are ignored, since a run logs more params than one model holds."""
+        known = {k: (None if v == "None" else v) for k, v in values.items()
+                 if k in cls.model_fields}
+        try:
+            return cls.model_validate(known, strict=False)
+        except ValidationError as error:
+            raise input_error(error, cls) from None
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        return self.model_dump()
 
 
-@dataclass(frozen=True)
+def _whole_if_integral(cls, name: str, value: Any) -> Any:
+    field = cls.model_fields.get(name)
+    if (field is not None and int in _members(field.annotation)
+            and isinstance(value, float) and value.is_integer()):
+        return int(value)
+    return value
+
+
+def input_error(error: ValidationError, cls) -> InputError:
+    """The first problem pydantic found, as one line naming the parameter."""
+    problem = error.errors()[0]
+    name = ".".join(str(part) for part in problem["loc"]) or cls.__name__
+    value, kind = problem.get("input"), problem["type"]
+    if kind == "extra_forbidden":
+        names = list(cls.model_fields)
+        hint = difflib.get_close_matches(name, names, n=1)
+        suggestion = f" (did you mean {hint[0]!r}?)" if hint else ""
+        return InputError(f"unknown parameter {name!r}{suggestion}; known: {', '.join(names)}")
+    if kind in ("greater_than_equal", "less_than_equal", "greater_than", "less_than"):
+        return InputError(f"{name}: {value!r} is outside {interval(cls, name)}")
+    if kind == "literal_error":
+        return InputError(f"{name}: {value!r} is not one of {', '.join(choices(cls, name))}")
+    if kind == "finite_number":
+        return InputError(f"{name}: must be a finite number, got {value!r}")
+    if kind == "value_error":  # a validator's own message, already one line
+        return InputError(str(problem["ctx"]["error"]))
+    if kind == "missing":
+        return InputError(f"{name}: a value is required")
+    if isinstance(value, bool) and kind in ("int_type", "float_type"):
+        return InputError(f"{name}: expected a number, got {value!r}")
+    if kind.endswith("_type") or kind.endswith("_parsing"):
+        return InputError(f"{name}: expected {kind.split('_')[0]}, got {value!r}")
+    return InputError(f"{name}: {problem['msg']}")
+
+
+def interval(cls, name: str) -> str:
+    """A field's bounds as an interval: ``[1, 4096]``, ``(0, 10]``."""
+    low, high = "(-inf", "inf)"
+    for constraint in cls.model_fields[name].metadata:
+        for attribute, template in (("ge", "[{}"), ("gt", "({}"), ("le", "{}]"), ("lt", "{})")):
+            bound = getattr(constraint, attribute, None)
+            if bound is None:
+                continue
+            if attribute in ("ge", "gt"):
+                low = template.format(bound)
+            else:
+                high = template.format(bound)
+    return f"{low}, {high}"
+
+
+def choices(cls, name: str) -> tuple[str, ...]:
+    """The allowed values of a ``Literal`` field, else ()."""
+    for member in _members(cls.model_fields[name].annotation):
+        if typing.get_origin(member) is Literal:
+            return typing.get_args(member)
+    return ()
+
+
+def _members(annotation) -> tuple:
+    """``int | None`` -> (int, NoneType); ``int`` -> (int,)."""
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        return typing.get_args(annotation)
+    return (annotation,)
+
+
 class HyperParams(Config):
     """The model and optimiser settings a search explores (the tutorial's names)."""
 
-    batch_size: int = _param(128, "sequences per batch; also the number of parallel "
-                             "streams the stateful LSTM reads", low=1, high=4096)
-    seq_len: int = _param(32, "characters per sequence (truncated backprop length)",
-                          low=1, high=4096)
-    embedding_size: int = _param(64, "character embedding size", low=1, high=4096)
-    rnn_size: int = _param(512, "units per LSTM layer", low=1, high=8192)
-    num_layers: int = _param(1, "number of stacked LSTM layers", low=1, high=8)
-    drop_rate: float = _param(0.05, "dropout rate after the embedding and each LSTM "
-                              "layer, in [0, 1)", low=0.0, high=0.95)
-    learning_rate: float | None = _param(
-        None, "learning rate (default: Keras' default for the chosen optimizer)",
-        low=1e-7, high=10.0)
-    clip_norm: float = _param(5.0, "clip each gradient to this norm; 0 disables "
-                              "clipping", low=0.0, high=1e6)
-    optimizer: str = _param("rmsprop", "optimizer", choices=OPTIMIZERS)
-
+    batch_size: int = Field(128, ge=1, le=4096, description=(
+        "sequences per batch; also the number of parallel streams the stateful LSTM reads"))
+    seq_len: int = Field(32, ge=1, le=4096,
+                         description="characters per sequence (truncated backprop length)")
+    embedding_size: int = Field(64, ge=1, le=4096, description="character embedding size")
+    rnn_size: int = Field(512, ge=1, le=8192, description="units per LSTM layer")
+    num_layers: int = Field(1, ge=1, le=8, description="number of stacked LSTM layers")
+    drop_rate: float = Field(0.05, ge=0.0, le=0.95, description=(
+        "dropout rate after the embedding and each LSTM layer, in [0, 1)"))
+    learning_rate: float | None = Field(None, ge=1e-7, le=10.0, description=(
+        "learning rate (default: Keras' default for the chosen optimizer)"))
+    clip_norm: float = Field(5.0, ge=0.0, le=1e6, description=(
+        "clip each gradient to this norm; 0 disables clipping"))
+    optimizer: Optimizer = Field("rmsprop", description="optimizer")
 
     @property
     def chars_per_batch(self) -> int:
@@ -74,82 +165,72 @@ class HyperParams(Config):
         return self.batch_size * (self.seq_len + 1)
 
 
-@dataclass(frozen=True)
 class FitSettings(Config):
     """How long and how carefully to train; not part of the model's identity."""
 
-    num_epochs: int = _param(10, "maximum number of epochs", low=1, high=100000)
-    patience: int = _param(3, "stop after this many epochs without a val_loss "
-                           "improvement of at least --min-delta", low=1, high=1000)
-    min_delta: float = _param(0.01, "smallest val_loss decrease that counts as an "
-                              "improvement", low=0.0, high=100.0)
-    reduce_lr_on_plateau: bool = _param(False, "halve the learning rate after two "
-                                        "epochs without improvement")
-    seed: int | None = _param(None, "random seed for weights and dropout "
-                              "(default: not seeded)", low=0, high=2**31 - 1)
+    num_epochs: int = Field(10, ge=1, le=100000, description="maximum number of epochs")
+    patience: int = Field(3, ge=1, le=1000, description=(
+        "stop after this many epochs without a val_loss improvement of at least --min-delta"))
+    min_delta: float = Field(0.01, ge=0.0, le=100.0, description=(
+        "smallest val_loss decrease that counts as an improvement"))
+    reduce_lr_on_plateau: bool = Field(False, description=(
+        "halve the learning rate after two epochs without improvement"))
+    seed: int | None = Field(None, ge=0, le=2**31 - 1, description=(
+        "random seed for weights and dropout (default: not seeded)"))
 
 
-
-PRUNING_POLICIES = ("median", "halving", "none")
-
-
-@dataclass(frozen=True)
 class PruningSettings(Config):
     """Early stopping across the trials of a search (see training.pruning)."""
 
-    pruning: str = _param("median", "rule for stopping trials that lose to the others",
-                          choices=PRUNING_POLICIES)
-    prune_min_trials: int = _param(3, "other trials that must have reached an epoch "
-                                   "before it is judged", low=1, high=1000)
-    prune_min_epochs: int = _param(1, "epochs every trial gets before it can be pruned",
-                                   low=1, high=1000)
-    reduction_factor: int = _param(3, "halving: keep the top 1/this at each rung",
-                                   low=2, high=10)
+    pruning: Literal["median", "halving", "none"] = Field(
+        "median", description="rule for stopping trials that lose to the others")
+    prune_min_trials: int = Field(3, ge=1, le=1000, description=(
+        "other trials that must have reached an epoch before it is judged"))
+    prune_min_epochs: int = Field(1, ge=1, le=1000, description=(
+        "epochs every trial gets before it can be pruned"))
+    reduction_factor: int = Field(3, ge=2, le=10, description=(
+        "halving: keep the top 1/this at each rung"))
 
 
-
-@dataclass(frozen=True)
 class SearchSettings(Config):
     """How many trials, how many at once, and how to propose them."""
 
-    num_trials: int = _param(8, "trials in the whole search", low=1, high=1000)
-    parallel: int = _param(2, "trials running at once", low=1, high=256)
-    algorithm: str = _param("tpe", "sampler: hyperopt's TPE or random search",
-                            choices=SAMPLERS)
-    n_startup_jobs: int = _param(5, "random trials before TPE takes over (hyperopt's "
-                                 "own default is 20)", low=0, high=1000)
-    sampler_seed: int = _param(0, "seed for the sampler", low=0, high=2**31 - 1)
-    warm_start: int = _param(0, "seed the search with the champion's params and this "
-                             "many best trials of earlier searches (0: off)",
-                             low=0, high=100)
+    num_trials: int = Field(8, ge=1, le=1000, description="trials in the whole search")
+    parallel: int = Field(2, ge=1, le=256, description="trials running at once")
+    algorithm: Literal["tpe", "random"] = Field(
+        "tpe", description="sampler: hyperopt's TPE or random search")
+    n_startup_jobs: int = Field(5, ge=0, le=1000, description=(
+        "random trials before TPE takes over (hyperopt's own default is 20)"))
+    sampler_seed: int = Field(0, ge=0, le=2**31 - 1, description="seed for the sampler")
+    warm_start: int = Field(0, ge=0, le=100, description=(
+        "seed the search with the champion's params and this many best trials of "
+        "earlier searches (0: off)"))
 
 
-
-@dataclass(frozen=True)
 class SelectionPolicy(Config):
     """How the search's winner is chosen; see training.selection for the exact rules."""
 
-    policy: str = _param("fastest-within", "selection policy", choices=SELECTION_POLICIES)
-    tolerance: float = _param(0.05, "fastest-within: how far above the best val_loss "
-                              "(as a fraction) a trial may be", low=0.0, high=10.0)
-    weight: float = _param(0.5, "weighted: weight of epoch time against val_loss",
-                           low=0.0, high=100.0)
+    policy: Literal["fastest-within", "lowest-val-loss", "weighted"] = Field(
+        "fastest-within", description="selection policy")
+    tolerance: float = Field(0.05, ge=0.0, le=10.0, description=(
+        "fastest-within: how far above the best val_loss (as a fraction) a trial may be"))
+    weight: float = Field(0.5, ge=0.0, le=100.0, description=(
+        "weighted: weight of epoch time against val_loss"))
 
 
-
-@dataclass(frozen=True)
 class PipelineSettings(Config):
     """What a DAG run needs beyond the search, selection and fit settings."""
 
-    data_location: str = _param("", "folder or s3:// prefix holding train.txt, "
-                                "validate.txt and test.txt (default: $TWEETBOT_SPLITS, "
-                                "else $TWEETBOT_HOME/splits)")
-    max_epochs: int = _param(3, "most epochs a trial trains", low=1, high=1000)
-    final_epochs: int = _param(10, "most epochs the base model trains", low=1, high=10000)
-    force: bool = _param(False, "retrain even if the splits did not change since the "
-                         "champion was trained")
-    space_overrides: dict = _param({}, "search-space entries that replace the file's, "
-                                   "e.g. {\"rnn_size\": {\"choice\": [64, 128]}}")
+    data_location: str = Field("", description=(
+        "folder or s3:// prefix holding train.txt, validate.txt and test.txt "
+        "(default: $TWEETBOT_SPLITS, else $TWEETBOT_HOME/splits)"))
+    max_epochs: int = Field(3, ge=1, le=1000, description="most epochs a trial trains")
+    final_epochs: int = Field(10, ge=1, le=10000, description="most epochs the base model trains")
+    force: bool = Field(False, description=(
+        "retrain even if the splits did not change since the champion was trained"))
+    space_overrides: dict[str, Any] = Field({}, description=(
+        "search-space entries that replace the file's, e.g. "
+        "{\"rnn_size\": {\"choice\": [64, 128]}}"))
 
 
 @dataclass(frozen=True)
@@ -158,141 +239,58 @@ class TrainJob:
 
     data_dir: Path
     checkpoint_dir: Path
-    hyperparams: HyperParams = field(default_factory=HyperParams)
-    fit: FitSettings = field(default_factory=FitSettings)
+    hyperparams: HyperParams = dataclass_field(default_factory=HyperParams)
+    fit: FitSettings = dataclass_field(default_factory=FitSettings)
     restore: bool = False
     run_name: str | None = None
 
 
-def _field_types(cls) -> dict[str, Any]:
-    # `from __future__ import annotations` leaves types as strings; resolve them.
-    return typing.get_type_hints(cls)
-
-
-def _validate_fields(obj) -> None:
-    types = _field_types(type(obj))
-    for f in dataclasses.fields(obj):
-        value = getattr(obj, f.name)
-        _check_type(f.name, value, types[f.name])
-        if value is None:
-            continue
-        meta = f.metadata
-        if meta.get("choices") is not None and value not in meta["choices"]:
-            raise InputError(
-                f"{f.name}: {value!r} is not one of {', '.join(meta['choices'])}"
-            )
-        if isinstance(value, float) and not math.isfinite(value):
-            raise InputError(f"{f.name}: must be a finite number, got {value!r}")
-        low, high = meta.get("low"), meta.get("high")
-        if low is not None and value < low or high is not None and value > high:
-            raise InputError(f"{f.name}: {value!r} is outside [{low}, {high}]")
-
-
-def _check_type(name: str, value: Any, expected: Any) -> None:
-    allowed = getattr(expected, "__args__", (expected,))
-    if typing.get_origin(expected) is dict:
-        allowed = (dict,)
-    if value is None:
-        if type(None) in allowed:
-            return
-        raise InputError(f"{name}: a value is required")
-    # bool is an int subclass; a boolean batch size is a bug, not a 1.
-    if isinstance(value, bool) and bool not in allowed:
-        raise InputError(f"{name}: expected a number, got {value!r}")
-    if float in allowed and isinstance(value, int):
-        return
-    if not isinstance(value, tuple(t for t in allowed if t is not type(None))):
-        wanted = " or ".join(t.__name__ for t in allowed if t is not type(None))
-        raise InputError(f"{name}: expected {wanted}, got {value!r}")
-
-
-def _from_mapping(cls, values: Mapping[str, Any]):
-    names = [f.name for f in dataclasses.fields(cls)]
-    unknown = sorted(set(values) - set(names))
-    if unknown:
-        hint = difflib.get_close_matches(unknown[0], names, n=1)
-        suggestion = f" (did you mean {hint[0]!r}?)" if hint else ""
-        raise InputError(f"unknown parameter {unknown[0]!r}{suggestion}; "
-                         f"known: {', '.join(names)}")
-    types = _field_types(cls)
-    coerced = {}
-    for name, value in values.items():
-        # Integral floats (a YAML 64.0, an MLflow param "64") are fine for int fields.
-        if types[name] is int and isinstance(value, float) and value.is_integer():
-            value = int(value)
-        coerced[name] = value
-    return cls(**coerced)
-
-
 # --- command-line flags, generated from the declarations above -------------------
 
-def add_arguments(parser: argparse.ArgumentParser, cls, title: str) -> None:
+def command_parser(module: str, description: str) -> argparse.ArgumentParser:
+    """The parser of ``python -m <module>``; ``--help`` shows every default."""
+    return argparse.ArgumentParser(prog=f"python -m {module}", description=description,
+                                   formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+
+
+def add_arguments(parser: argparse.ArgumentParser, cls: type[Config], title: str) -> None:
     """Add one ``--flag-name`` per field of ``cls``; unset flags stay absent."""
     group = parser.add_argument_group(title)
-    types = _field_types(cls)
-    for f in dataclasses.fields(cls):
-        flag = "--" + f.name.replace("_", "-")
-        meta = f.metadata
-        default = f.default
-        help_text = f"{meta['help']} (default: {default})"
-        if types[f.name] is bool:
+    for name, field in cls.model_fields.items():
+        flag = "--" + name.replace("_", "-")
+        if field.annotation is bool:
             group.add_argument(flag, action="store_true", default=argparse.SUPPRESS,
-                               help=meta["help"])
+                               help=field.description)
             continue
-        base = [t for t in getattr(types[f.name], "__args__", (types[f.name],))
-                if t is not type(None)][0]
-        group.add_argument(flag, type=base, choices=meta.get("choices"),
-                           default=argparse.SUPPRESS, help=help_text,
-                           metavar=None if meta.get("choices") else f.name.upper())
+        allowed = choices(cls, name)
+        base = next(t for t in _members(field.annotation) if t is not type(None))
+        group.add_argument(flag, type=str if allowed else base, choices=allowed or None,
+                           default=argparse.SUPPRESS,
+                           help=f"{field.description} (default: {field.default})",
+                           metavar=None if allowed else name.upper())
 
 
-def to_arguments(obj) -> list[str]:
-    """The command-line flags that ``add_arguments`` parses back into ``obj``."""
+def to_arguments(config: Config) -> list[str]:
+    """The command-line flags that ``add_arguments`` parses back into ``config``."""
     arguments = []
-    for f in dataclasses.fields(obj):
-        value = getattr(obj, f.name)
-        flag = "--" + f.name.replace("_", "-")
+    for name, value in config.model_dump().items():
+        flag = "--" + name.replace("_", "-")
         if value is None or value is False:
             continue
         arguments += [flag] if value is True else [flag, str(value)]
     return arguments
 
 
-def given_arguments(namespace: argparse.Namespace, cls) -> dict[str, Any]:
+def given_arguments(namespace: argparse.Namespace, cls: type[Config]) -> dict[str, Any]:
     """The fields of ``cls`` that were set on the command line."""
-    names = {f.name for f in dataclasses.fields(cls)}
-    return {k: v for k, v in vars(namespace).items() if k in names}
+    return {k: v for k, v in vars(namespace).items() if k in cls.model_fields}
 
 
-# --- JSON schema, for Airflow's trigger form ---------------------------------------
-
-_JSON_TYPES = {int: "integer", float: "number", str: "string", bool: "boolean",
-               dict: "object"}
-
-
-def json_schema(cls, names: typing.Iterable[str] | None = None) -> dict[str, dict]:
-    """Per field: default, JSON type, bounds, enum and description, from the
-    declarations above, so a trigger form validates exactly what the code does."""
-    types = _field_types(cls)
-    wanted = set(names) if names is not None else None
-    schemas = {}
-    for f in dataclasses.fields(cls):
-        if wanted is not None and f.name not in wanted:
-            continue
-        hint = typing.get_origin(types[f.name]) or types[f.name]
-        members = [t for t in getattr(types[f.name], "__args__", (hint,))
-                   if t is not type(None)] if hint is not dict else [dict]
-        json_type = [_JSON_TYPES[t] for t in members]
-        if len(members) < len(getattr(types[f.name], "__args__", members)):
-            json_type.append("null")
-        default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
-        schema = {"default": default, "type": json_type[0] if len(json_type) == 1
-                  else json_type, "description": f.metadata["help"]}
-        if f.metadata.get("low") is not None:
-            schema["minimum"] = f.metadata["low"]
-        if f.metadata.get("high") is not None:
-            schema["maximum"] = f.metadata["high"]
-        if f.metadata.get("choices"):
-            schema["enum"] = list(f.metadata["choices"])
-        schemas[f.name] = schema
-    return schemas
+def json_schema(cls: type[Config], names=None) -> dict[str, dict]:
+    """Per field, the JSON schema pydantic derives (default, type, bounds, enum,
+    description), for a form that validates exactly what the code does."""
+    properties = cls.model_json_schema()["properties"]
+    wanted = list(cls.model_fields) if names is None else list(names)
+    # The form labels a field by its name, the key users type in a run's conf.
+    return {name: {k: v for k, v in properties[name].items() if k != "title"}
+            for name in wanted}

@@ -20,6 +20,7 @@ from training.errors import InputError
 from training.vocab import Vocabulary
 
 TRAIN, VALIDATE, TEST = "train", "validate", "test"
+SPLIT_NAMES = (TRAIN, VALIDATE, TEST)
 _CHUNK_BYTES = 1 << 20
 
 

@@ -22,6 +22,7 @@ from pathlib import Path
 import yaml
 
 from training import settings
+from training.run_config import TRIALS_POOL
 from training.space import DEFAULT_SPACE_FILE
 
 REPO = Path(__file__).resolve().parents[1]
@@ -56,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     raw = write_sample_corpus(home / "raw" / "tweets.csv", num_tweets=3000, seed=0)
     print(f"sample corpus: {raw}; Airflow and task output: {log}")
     _airflow(["db", "migrate"], env, log)
-    _airflow(["pools", "set", "tweetbot_trials", "2", "trial slots (the GPU quota)"], env, log)
+    _airflow(["pools", "set", TRIALS_POOL, "2", "trial slots (the GPU quota)"], env, log)
     print("running tweetbot_prepare_splits ...", flush=True)
     _airflow(["dags", "test", "tweetbot_prepare_splits", "-c",
               json.dumps({"raw_location": str(raw)})], env, log)
@@ -71,29 +72,25 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def report() -> None:
-    import mlflow
+    from training.generate import GenerationRequest
+    from training.search_report import format_table
+    from training.tracking import pyfunc, registry, runs, tags
+    from training.tracking.search_store import SearchStore
 
-    from training import registry, tracking
-    from training.search import format_table
-    from training.search_store import SearchStore
-
-    tracking.configure()
-    champion = registry.version_by_alias(registry.CHAMPION)
+    champion = registry.champion()
     if champion is None:
         raise SystemExit("error: no champion was registered; see the log")
-    search_run = mlflow.get_run(champion.tags["tweetbot.search_run_id"])
-    print(f"\nsearch {search_run.data.tags['tweetbot.search_id']}:")
-    print(format_table(SearchStore(search_run.data.tags["tweetbot.search_id"]).trials()))
-    print(f"chosen: {search_run.data.tags.get('tweetbot.selection')}")
+    search_tags = runs.tags_of(champion.tags[tags.SEARCH_RUN_ID])
+    search_id = search_tags[tags.SEARCH_ID]
+    print(f"\nsearch {search_id}:")
+    print(format_table(SearchStore(search_id).trials()))
+    print(f"chosen: {search_tags.get(tags.SELECTION)}")
     print(f"\nchampion: {registry.MODEL_NAME} version {champion.version} "
-          f"(test_loss {champion.tags.get(registry.TAG_TEST_LOSS)}, run {champion.run_id})")
-    print(f"generated with models:/{registry.MODEL_NAME}@champion:")
-    import pandas as pd
-
-    model = mlflow.pyfunc.load_model(f"models:/{registry.MODEL_NAME}@champion")
-    tweets = model.predict(pd.DataFrame([{"prompt": "", "n": 5, "temperature": 0.7,
-                                          "seed": 7}]))
-    for tweet in tweets.tweet:
+          f"(test_loss {champion.tags.get(tags.TEST_LOSS)}, run {champion.run_id})")
+    uri = registry.model_uri(registry.CHAMPION)
+    print(f"generated with {uri}:")
+    request = GenerationRequest(prompt="", n=5, temperature=0.7, seed=7)
+    for tweet in pyfunc.generate(uri, request):
         print(f"  {tweet}")
 
 

@@ -1,4 +1,4 @@
-"""The one exception type that means "the user gave us something we cannot use"."""
+"""The exceptions that mean "this run cannot go on", as opposed to a bug."""
 
 
 class InputError(ValueError):
@@ -8,3 +8,10 @@ class InputError(ValueError):
     to do; CLIs print it as ``error: <message>`` and exit with status 2, before
     any training starts.
     """
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss became NaN or infinite; the run is a failure, not a result.
+
+    Declared here, not beside the fit loop, so callers can catch it without
+    importing TensorFlow."""

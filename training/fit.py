@@ -14,40 +14,32 @@ improvement of ``min_delta`` (the tutorial's 3 and 0.01), on a NaN loss, or at
 from __future__ import annotations
 
 import math
-import os
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import keras
 
+from training.atomic import replacing
 from training.batches import StatefulBatches
-from training.checkpoints import (BEST_FILENAME, LOGS_DIRNAME, EpochRecord,
-                                  TrainingState, epoch_checkpoint_name,
-                                  epochs_without_improvement, partial_keras_path)
+from training.checkpoints import (
+    BEST_FILENAME,
+    LOGS_DIRNAME,
+    EpochRecord,
+    TrainingState,
+    epoch_checkpoint_name,
+    epochs_without_improvement,
+)
 from training.config import HyperParams, TrainJob
 from training.data import TRAIN, VALIDATE, SplitInfo, split_path
-from training.errors import InputError
+from training.errors import InputError, TrainingDiverged
 from training.model import build_training_model, reset_states
 from training.vocab import Vocabulary
 
-OPTIMIZERS = {
-    "sgd": keras.optimizers.SGD,
-    "rmsprop": keras.optimizers.RMSprop,
-    "adagrad": keras.optimizers.Adagrad,
-    "adadelta": keras.optimizers.Adadelta,
-    "adam": keras.optimizers.Adam,
-}
-
-
 # A run stopped for one of these reasons is done, even if it has epochs left.
 STOPPED_FOR_GOOD = ("early_stopping", "pruned")
-
-
-class TrainingDiverged(RuntimeError):
-    """The loss became NaN or infinite; the run is a failure, not a result."""
 
 
 @dataclass(frozen=True)
@@ -65,12 +57,14 @@ class FitResult:
 
 
 def make_optimizer(hyperparams: HyperParams) -> keras.optimizers.Optimizer:
-    kwargs = {}
+    """The optimizer named by ``hyperparams.optimizer`` (Keras' own lower-case names,
+    the ones ``training.config.Optimizer`` lists)."""
+    config = {}
     if hyperparams.learning_rate is not None:
-        kwargs["learning_rate"] = hyperparams.learning_rate
+        config["learning_rate"] = hyperparams.learning_rate
     if hyperparams.clip_norm > 0:
-        kwargs["clipnorm"] = hyperparams.clip_norm
-    return OPTIMIZERS[hyperparams.optimizer](**kwargs)
+        config["clipnorm"] = hyperparams.clip_norm
+    return keras.optimizers.get({"class_name": hyperparams.optimizer, "config": config})
 
 
 def compile_model(model: keras.Model, hyperparams: HyperParams) -> None:
@@ -163,9 +157,8 @@ class _EpochBookkeeping(keras.callbacks.Callback):
 
 
 def _save_model(model: keras.Model, path: Path) -> None:
-    partial = partial_keras_path(path)
-    model.save(partial)
-    os.replace(partial, path)
+    with replacing(path) as partial:
+        model.save(partial)
 
 
 def fit_model(job: TrainJob, vocab: Vocabulary, state: TrainingState,

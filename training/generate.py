@@ -15,38 +15,36 @@ from __future__ import annotations
 
 import argparse
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from pydantic import Field, model_validator
 
 from training.checkpoints import BEST_FILENAME
+from training.config import Config
 from training.errors import InputError
-from training.vocab import Vocabulary, UNKNOWN_ID
+from training.vocab import UNKNOWN_ID, Vocabulary
 
 MAX_TWEET_CHARS = 280
 
 
-@dataclass(frozen=True)
-class GenerationRequest:
-    """One generation call, validated once."""
+class GenerationRequest(Config):
+    """One generation call, validated once; the pyfunc's request columns too."""
 
-    prompt: str = ""
-    temperature: float = 1.0
-    max_chars: int = MAX_TWEET_CHARS
-    n: int = 1
-    seed: int | None = None
+    prompt: str = Field("", description="text every tweet starts with")
+    temperature: float = Field(0.8, gt=0, le=10, description=(
+        "sampling temperature; lower is safer"))
+    max_chars: int = Field(MAX_TWEET_CHARS, ge=2, le=10_000, description=(
+        "longest tweet, prompt included"))
+    n: int = Field(1, ge=1, le=1000, description="number of tweets")
+    seed: int | None = Field(None, description="random seed for reproducible output")
 
-    def __post_init__(self):
-        if not isinstance(self.prompt, str):
-            raise InputError(f"prompt: expected text, got {self.prompt!r}")
-        if not 0 < self.temperature <= 10:
-            raise InputError(f"temperature: {self.temperature} is outside (0, 10]")
-        if not 1 <= self.n <= 1000:
-            raise InputError(f"n: {self.n} is outside [1, 1000]")
-        if not len(self.prompt) < self.max_chars <= 10_000:
+    @model_validator(mode="after")
+    def _prompt_fits(self):
+        if not len(self.prompt) < self.max_chars:
             raise InputError(f"max_chars: {self.max_chars} must exceed the prompt's "
-                             f"{len(self.prompt)} characters and be at most 10000")
+                             f"{len(self.prompt)} characters")
+        return self
 
 
 class TweetGenerator:
@@ -71,17 +69,25 @@ class TweetGenerator:
         trained = keras.models.load_model(path, compile=False)
         return cls(inference_model_from(trained), vocab)
 
+    def zero_states(self, rows: int) -> list[np.ndarray]:
+        return [np.zeros((rows, self.state_size), np.float32)] * self.num_states
+
+    def step(self, ids: np.ndarray, states: list[np.ndarray]):
+        """Logits for every position of ``ids`` (rows x steps), and the states after."""
+        logits, *states = self.model([ids, *states], training=False)
+        return np.asarray(logits), [np.asarray(state) for state in states]
+
     def generate(self, request: GenerationRequest) -> list[str]:
         rng = np.random.default_rng(request.seed)
         n = request.n
-        states = [np.zeros((n, self.state_size), np.float32)] * self.num_states
+        states = self.zero_states(n)
         # A stateful model sees a zero state only at the start of each epoch's
         # streams, so its first characters from one are poor. Let it write one
         # throw-away tweet first to reach the kind of state it was trained in.
-        logits, states = self._step(np.full((n, 1), self.newline_id, np.int32), states)
+        logits, states = self.step(np.full((n, 1), self.newline_id, np.int32), states)
         _, states = self._sample_tweets(logits, states, MAX_TWEET_CHARS, request, rng)
         context = np.tile(self.vocab.encode("\n" + request.prompt), (n, 1))
-        logits, states = self._step(context, states)
+        logits, states = self.step(context, states)
         generated, _ = self._sample_tweets(logits, states,
                                            request.max_chars - len(request.prompt),
                                            request, rng)
@@ -101,14 +107,10 @@ class TweetGenerator:
             finished |= next_ids == self.newline_id
             if finished.all():
                 break
-            logits, new_states = self._step(next_ids[:, None], states)
+            logits, new_states = self.step(next_ids[:, None], states)
             states = [np.where(finished[:, None], old, new)
-                      for old, new in zip(states, new_states)]
+                      for old, new in zip(states, new_states, strict=True)]
         return generated, states
-
-    def _step(self, ids: np.ndarray, states: list[np.ndarray]):
-        logits, *states = self.model([ids, *states], training=False)
-        return np.asarray(logits), [np.asarray(state) for state in states]
 
     def _text_until_newline(self, ids: np.ndarray) -> str:
         end = np.flatnonzero((ids == self.newline_id) | (ids == 0))
@@ -128,6 +130,7 @@ class TweetGenerator:
 
 
 def main(argv: list[str] | None = None) -> int:
+    defaults = GenerationRequest()
     parser = argparse.ArgumentParser(prog="python -m training.generate",
                                      description="Generate tweets from a trained model.")
     source = parser.add_mutually_exclusive_group(required=True)
@@ -136,19 +139,23 @@ def main(argv: list[str] | None = None) -> int:
                              "(from MLFLOW_TRACKING_URI, or the embedded store)")
     source.add_argument("--checkpoint-dir", type=Path,
                         help="a training checkpoint folder (best.keras + vocab.json)")
-    parser.add_argument("--prompt", default="", help="text every tweet starts with")
+    parser.add_argument("--prompt", default=defaults.prompt, help="text every tweet starts with")
     parser.add_argument("-n", type=int, default=5, help="number of tweets (default: 5)")
-    parser.add_argument("--temperature", type=float, default=0.8,
-                        help="sampling temperature; lower is safer (default: 0.8)")
-    parser.add_argument("--max-chars", type=int, default=MAX_TWEET_CHARS,
-                        help=f"longest tweet, prompt included (default: {MAX_TWEET_CHARS})")
+    parser.add_argument("--temperature", type=float, default=defaults.temperature,
+                        help=f"sampling temperature; lower is safer "
+                             f"(default: {defaults.temperature})")
+    parser.add_argument("--max-chars", type=int, default=defaults.max_chars,
+                        help=f"longest tweet, prompt included (default: {defaults.max_chars})")
     parser.add_argument("--seed", type=int, help="random seed for reproducible output")
     args = parser.parse_args(argv)
     try:
-        request = GenerationRequest(prompt=args.prompt, temperature=args.temperature,
-                                    max_chars=args.max_chars, n=args.n, seed=args.seed)
+        request = GenerationRequest.from_mapping({
+            "prompt": args.prompt, "temperature": args.temperature,
+            "max_chars": args.max_chars, "n": args.n, "seed": args.seed})
         if args.model_uri:
-            tweets = generate_from_model(args.model_uri, request)
+            from training.tracking import pyfunc
+
+            tweets = pyfunc.generate(args.model_uri, request)
         else:
             tweets = TweetGenerator.from_checkpoint(args.checkpoint_dir).generate(request)
     except InputError as error:
@@ -157,26 +164,6 @@ def main(argv: list[str] | None = None) -> int:
     for tweet in tweets:
         print(tweet)
     return 0
-
-
-def generate_from_model(model_uri: str, request: GenerationRequest) -> list[str]:
-    """Tweets from a logged or registered MLflow model (``models:/name@alias``)."""
-    import mlflow
-    import pandas as pd
-
-    from training import tracking
-
-    tracking.configure()
-    try:
-        model = mlflow.pyfunc.load_model(model_uri)
-    except mlflow.exceptions.MlflowException as error:
-        first = str(error).splitlines()[0]
-        raise InputError(f"--model-uri {model_uri}: cannot load ({first})") from None
-    row = {"prompt": request.prompt, "temperature": request.temperature,
-           "max_chars": request.max_chars, "n": request.n, "seed": request.seed}
-    # An absent optional column, not a null one: the signature types seed as long.
-    table = model.predict(pd.DataFrame([{k: v for k, v in row.items() if v is not None}]))
-    return list(table["tweet"])
 
 
 if __name__ == "__main__":

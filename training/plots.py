@@ -10,6 +10,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (the backend must be chosen first)
 
 from training.checkpoints import EpochRecord  # noqa: E402
+from training.records import OK, PRUNED  # noqa: E402
 
 
 def learning_curve(records: list[EpochRecord], path: Path, title: str = "") -> Path:
@@ -34,8 +35,6 @@ def learning_curve(records: list[EpochRecord], path: Path, title: str = "") -> P
 
 def trade_off(trials, front, chosen, path: Path, title: str = "") -> Path:
     """val_loss against seconds per epoch: every trial, the Pareto front, the choice."""
-    from training.search_store import OK, PRUNED
-
     figure, axes = plt.subplots(figsize=(6.5, 4.5), dpi=100)
     for status, marker, color in ((OK, "o", "tab:blue"), (PRUNED, "x", "tab:gray")):
         points = [t for t in trials if t.status == status and t.val_loss is not None

@@ -17,9 +17,10 @@ from __future__ import annotations
 
 import math
 import statistics
-from typing import Sequence
+from collections.abc import Sequence
 
 from training.config import PruningSettings
+
 
 def should_prune(own: Sequence[float], others: Sequence[Sequence[float]],
                  settings: PruningSettings) -> bool:

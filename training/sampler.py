@@ -20,8 +20,9 @@ from __future__ import annotations
 
 import functools
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Mapping, Protocol, Sequence
+from typing import Any
 
 import numpy as np
 from hyperopt import JOB_STATE_DONE, STATUS_FAIL, STATUS_OK, Domain, Trials, hp, rand, tpe
@@ -37,12 +38,6 @@ class Observation:
 
     point: Mapping[str, Any]
     loss: float | None
-
-
-class Sampler(Protocol):
-    def suggest(self, observations: Sequence[Observation],
-                pending: Sequence[Mapping[str, Any]], k: int) -> list[dict[str, Any]]:
-        """Up to ``k`` new points, distinct from each other and from all given."""
 
 
 def point_key(point: Mapping[str, Any]) -> tuple:
@@ -62,7 +57,9 @@ class HyperoptSampler:
         self._expressions = {d.name: _expression(d) for d in space.dimensions}
         self._domain = Domain(lambda point: 0.0, self._expressions)
 
-    def suggest(self, observations, pending, k):
+    def suggest(self, observations: Sequence[Observation],
+                pending: Sequence[Mapping[str, Any]], k: int) -> list[dict[str, Any]]:
+        """Up to ``k`` new points, distinct from each other and from all given."""
         trials = Trials()
         seen = set()
         finished = [o.loss for o in observations if o.loss is not None]

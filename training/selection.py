@@ -22,19 +22,12 @@ training). Selection fails only if no trial finished ok.
 
 from __future__ import annotations
 
-import csv
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Sequence
 
 from training.config import SelectionPolicy
-from training.search_store import OK, TrialRecord
-
-CSV_COLUMNS = ("rank", "trial_num", "val_loss", "train_loss", "num_epochs",
-               "avg_epoch_seconds", "batch_size", "drop_rate", "embedding_size",
-               "num_layers", "rnn_size", "seq_len", "optimizer", "clip_norm",
-               "learning_rate", "status", "failure_reason", "run_id")
+from training.records import OK, TrialRecord
 
 
 class NoTrialSucceeded(RuntimeError):
@@ -89,23 +82,6 @@ def rank(trials: Sequence[TrialRecord]) -> list[TrialRecord]:
                                          t.trial_num))
 
 
-def write_trials_csv(trials: Sequence[TrialRecord], path: Path) -> Path:
-    with open(path, "w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=CSV_COLUMNS)
-        writer.writeheader()
-        for position, trial in enumerate(rank(trials), start=1):
-            writer.writerow({
-                "rank": position, "trial_num": trial.trial_num,
-                "val_loss": _number(trial.val_loss), "train_loss": _number(trial.train_loss),
-                "num_epochs": trial.num_epochs,
-                "avg_epoch_seconds": _number(trial.avg_epoch_seconds),
-                **{k: v for k, v in trial.hyperparams.to_dict().items()
-                   if k in CSV_COLUMNS},
-                "status": trial.status, "failure_reason": trial.failure_reason or "",
-                "run_id": trial.run_id})
-    return Path(path)
-
-
 def pareto_front(trials: Sequence[TrialRecord]) -> list[TrialRecord]:
     """Ok trials no other ok trial beats on both val_loss and epoch time."""
     points = [t for t in trials if t.status == OK and t.val_loss is not None
@@ -115,7 +91,3 @@ def pareto_front(trials: Sequence[TrialRecord]) -> list[TrialRecord]:
         and (o.val_loss, o.avg_epoch_seconds) != (t.val_loss, t.avg_epoch_seconds)
         for o in points)]
     return sorted(front, key=lambda t: t.avg_epoch_seconds)
-
-
-def _number(value: float | None) -> str:
-    return "" if value is None else f"{value:.6g}"

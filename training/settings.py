@@ -1,8 +1,10 @@
 """Where tweetbot keeps local state, read from the environment once per call.
 
 ``TWEETBOT_HOME`` (default ``./.tweetbot``) holds the embedded MLflow store
-(``mlflow.db`` and ``artifacts/``) and anything else a local run keeps between
-runs. Nothing here creates folders at import time.
+(``mlflow.db`` and ``artifacts/``), the local runner's results and checkpoints
+(``runs/``) and anything else a local run keeps between runs. Nothing here
+creates folders at import time. MLflow's own settings are read in
+``training.tracking``; where a step runs, in the DAGs' placement module.
 """
 
 import os
@@ -22,26 +24,6 @@ def experiment_name() -> str:
     return os.environ.get("TWEETBOT_EXPERIMENT", DEFAULT_EXPERIMENT)
 
 
-EXECUTORS = ("local", "kubernetes")
-
-
 def splits_location() -> str:
     """Where the pipeline finds its splits unless a run says otherwise."""
     return os.environ.get("TWEETBOT_SPLITS") or str(state_dir() / "splits")
-
-
-def trial_executor() -> str:
-    """``local`` (default) runs trials and training as processes on the worker;
-    ``kubernetes`` runs each as a pod (``training.pod``)."""
-    executor = os.environ.get("TWEETBOT_TRIAL_EXECUTOR", "local")
-    if executor not in EXECUTORS:
-        raise ValueError(f"TWEETBOT_TRIAL_EXECUTOR: {executor!r} is not one of "
-                         f"{', '.join(EXECUTORS)}")
-    return executor
-
-
-def mlflow_ui_url() -> str | None:
-    """Base address of the MLflow UI for links from Airflow; the tracking server's
-    address when it is one."""
-    url = os.environ.get("TWEETBOT_MLFLOW_UI_URL") or os.environ.get("MLFLOW_TRACKING_URI", "")
-    return url.rstrip("/") if url.startswith(("http://", "https://")) else None

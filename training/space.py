@@ -9,9 +9,10 @@ errors name the file and the key.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import yaml
 
@@ -38,7 +39,7 @@ class SearchSpace:
 
     @classmethod
     def load(cls, path: Path | None = None,
-             overrides: Mapping[str, Any] | None = None) -> "SearchSpace":
+             overrides: Mapping[str, Any] | None = None) -> SearchSpace:
         path = Path(path) if path else DEFAULT_SPACE_FILE
         try:
             raw = yaml.safe_load(path.read_text()) or {}
@@ -57,14 +58,14 @@ class SearchSpace:
         for name, spec in raw.items():
             where = f"{source}: {name}"
             if not isinstance(spec, dict):
-                _check_value(where, name, spec)
+                _check_value(source, name, spec)
                 fixed[name] = spec
                 continue
             if len(spec) != 1 or next(iter(spec)) not in KINDS:
                 raise InputError(f"{where}: expected one of {', '.join(KINDS)} "
                                  f"or a plain value, got {spec!r}")
             kind, values = next(iter(spec.items()))
-            dimensions.append(_dimension(where, name, kind, values))
+            dimensions.append(_dimension(source, name, kind, values))
         space = cls(tuple(dimensions), fixed)
         _check_value(source, None, space.fixed)  # fixed values together must fit
         return space
@@ -82,16 +83,18 @@ class SearchSpace:
                 **self.fixed}
 
 
-def _dimension(where: str, name: str, kind: str, values) -> Dimension:
+def _dimension(source: str, name: str, kind: str, values) -> Dimension:
+    where = f"{source}: {name}"
     if not isinstance(values, list) or not values:
         raise InputError(f"{where}: {kind} needs a non-empty list")
     if kind == "choice":
         if len(set(map(repr, values))) != len(values):
             raise InputError(f"{where}: choice lists a value twice")
         for value in values:
-            _check_value(where, name, value)
+            _check_value(source, name, value)
         return Dimension(name, kind, tuple(values))
-    if HyperParams.__annotations__.get(name) == "int":
+    field = HyperParams.model_fields.get(name)
+    if field is not None and field.annotation is int:
         raise InputError(f"{where}: {name} takes whole numbers; use choice")
     if len(values) != 2 or not all(isinstance(v, (int, float)) for v in values):
         raise InputError(f"{where}: {kind} needs [low, high], got {values!r}")
@@ -101,15 +104,16 @@ def _dimension(where: str, name: str, kind: str, values) -> Dimension:
     if kind == "loguniform" and low <= 0:
         raise InputError(f"{where}: loguniform needs low > 0, got {low}")
     for value in (low, high):
-        _check_value(where, name, value)
+        _check_value(source, name, value)
     return Dimension(name, kind, (low, high))
 
 
-def _check_value(where: str, name: str | None, value) -> None:
+def _check_value(source: str, name: str | None, value) -> None:
+    """``value`` must be valid for the field ``name`` (the error names both)."""
     try:
         HyperParams.from_mapping(value if name is None else {name: value})
     except InputError as error:
-        raise InputError(f"{where}: {error}") from None
+        raise InputError(f"{source}: {error}") from None
 
 
 def log_uniform_bounds(dimension: Dimension) -> tuple[float, float]:

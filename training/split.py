@@ -18,20 +18,24 @@ from __future__ import annotations
 
 import argparse
 import codecs
+import contextlib
 import csv
 import hashlib
 import json
 import os
 import sys
+import tempfile
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Iterator
 
+from training import settings, storage
+from training.atomic import replacing
+from training.data import SPLIT_NAMES
 from training.errors import InputError
 from training.vocab import Vocabulary
 
-SPLITS = ("train", "validate", "test")
-# Percent of hash buckets per split, in SPLITS order.
+# Percent of hash buckets per split, in SPLIT_NAMES order.
 SPLIT_PERCENT = (80, 10, 10)
 # Bumped whenever normalisation or hashing changes, since either moves tweets.
 SPLIT_VERSION = 1
@@ -46,7 +50,7 @@ class SplitReport:
     tweets_read: int = 0
     duplicates_dropped: int = 0
     empty_dropped: int = 0
-    tweets: dict[str, int] = field(default_factory=lambda: dict.fromkeys(SPLITS, 0))
+    tweets: dict[str, int] = field(default_factory=lambda: dict.fromkeys(SPLIT_NAMES, 0))
     characters: int = 0
     unknown_characters: int = 0
 
@@ -63,7 +67,7 @@ def split_of(tweet: str) -> str:
     digest = hashlib.blake2b(tweet.encode("utf-8"), digest_size=8).digest()
     bucket = int.from_bytes(digest, "big") % 100
     bound = 0
-    for name, percent in zip(SPLITS, SPLIT_PERCENT):
+    for name, percent in zip(SPLIT_NAMES, SPLIT_PERCENT, strict=True):
         bound += percent
         if bucket < bound:
             return name
@@ -135,42 +139,56 @@ def split_file(raw: Path, out_dir: Path, fmt: str = "auto",
     report = SplitReport(source=str(raw))
     created_dir = not out_dir.exists()
     out_dir.mkdir(parents=True, exist_ok=True)
-    temporary = {name: out_dir / f".{name}.txt.partial" for name in SPLITS}
-    handles = {name: open(path, "w", encoding="ascii", newline="\n")
-               for name, path in temporary.items()}
     try:
-        seen: set[bytes] = set()
-        for raw_tweet in read_tweets(raw, fmt):
-            report.tweets_read += 1
-            tweet, unknown = vocab.to_split_text(" ".join(raw_tweet.split()))
-            if not tweet:
-                report.empty_dropped += 1
-                continue
-            key = hashlib.blake2b(tweet.encode("ascii"), digest_size=16).digest()
-            if key in seen:
-                report.duplicates_dropped += 1
-                continue
-            seen.add(key)
-            name = split_of(tweet)
-            handles[name].write(tweet + "\n")
-            report.tweets[name] += 1
-            report.characters += len(tweet) + 1
-            report.unknown_characters += unknown
-        if not seen:
-            raise InputError(f"{raw}: no tweets found (is the file empty?)")
-        for handle in handles.values():
-            handle.close()
-        for name, path in temporary.items():
-            os.replace(path, out_dir / f"{name}.txt")
+        # All three files are renamed into place together, only once all are written.
+        with contextlib.ExitStack() as files:
+            handles = {name: files.enter_context(open(
+                files.enter_context(replacing(out_dir / f"{name}.txt")), "w",
+                encoding="ascii", newline="\n")) for name in SPLIT_NAMES}
+            _write_splits(read_tweets(raw, fmt), handles, vocab, report)
+            if not sum(report.tweets.values()):
+                raise InputError(f"{raw}: no tweets found (is the file empty?)")
         (out_dir / MANIFEST_FILENAME).write_text(json.dumps(report.to_dict(), indent=2))
         return report
     finally:
-        for handle in handles.values():
-            handle.close()
-        for path in temporary.values():
-            path.unlink(missing_ok=True)
         if created_dir and not any(out_dir.iterdir()):
             out_dir.rmdir()
+
+
+def _write_splits(raw_tweets, handles, vocab: Vocabulary, report: SplitReport) -> None:
+    seen: set[bytes] = set()
+    for raw_tweet in raw_tweets:
+        report.tweets_read += 1
+        tweet, unknown = vocab.to_split_text(" ".join(raw_tweet.split()))
+        if not tweet:
+            report.empty_dropped += 1
+            continue
+        key = hashlib.blake2b(tweet.encode("ascii"), digest_size=16).digest()
+        if key in seen:
+            report.duplicates_dropped += 1
+            continue
+        seen.add(key)
+        name = split_of(tweet)
+        handles[name].write(tweet + "\n")
+        report.tweets[name] += 1
+        report.characters += len(tweet) + 1
+        report.unknown_characters += unknown
+
+
+def split_and_publish(raw_location: str, splits_location: str) -> dict:
+    """Split a raw tweet file (a path or an s3:// key) and publish the splits to a
+    folder or s3:// prefix; what ``tweetbot_prepare_splits`` runs."""
+    raw_location = raw_location or os.environ.get("TWEETBOT_RAW_TWEETS", "")
+    if not raw_location:
+        raise InputError("raw_location: give the raw tweet file (local path or s3:// key) "
+                         "or set TWEETBOT_RAW_TWEETS")
+    location = splits_location or settings.splits_location()
+    with tempfile.TemporaryDirectory() as scratch:
+        report = split_file(storage.fetch_raw(raw_location), Path(scratch) / "splits")
+        storage.publish_splits(Path(scratch) / "splits", location)
+    return {"location": location, "source": raw_location, "tweets": report.tweets,
+            "duplicates_dropped": report.duplicates_dropped,
+            "unknown_rate": round(report.unknown_rate, 6)}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -190,7 +208,7 @@ def main(argv: list[str] | None = None) -> int:
     except InputError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    counts = ", ".join(f"{name} {report.tweets[name]:,}" for name in SPLITS)
+    counts = ", ".join(f"{name} {report.tweets[name]:,}" for name in SPLIT_NAMES)
     print(f"{report.tweets_read:,} tweets read, {report.duplicates_dropped:,} "
           f"duplicates and {report.empty_dropped:,} empty dropped; {counts}; "
           f"unknown characters {report.unknown_rate:.3%} -> {args.out_dir}")

@@ -9,24 +9,24 @@ never from code or arguments.
 from __future__ import annotations
 
 import hashlib
-import os
+import shutil
 from pathlib import Path
 
 from training import settings
+from training.atomic import replacing
+from training.data import SPLIT_NAMES
 from training.errors import InputError
-
-SPLIT_NAMES = ("train", "validate", "test")
 
 
 def is_s3(location: str) -> bool:
     return str(location).startswith("s3://")
 
 
-def _bucket_and_prefix(location: str) -> tuple[str, str]:
-    bucket, _, prefix = location[len("s3://"):].partition("/")
+def _bucket_and_key(location: str) -> tuple[str, str]:
+    bucket, _, key = location[len("s3://"):].partition("/")
     if not bucket:
         raise InputError(f"{location}: expected s3://bucket/prefix")
-    return bucket, prefix.strip("/")
+    return bucket, key.strip("/")
 
 
 def _client():
@@ -35,25 +35,34 @@ def _client():
     return boto3.client("s3")
 
 
+def _split_key(prefix: str, name: str) -> str:
+    return f"{prefix}/{name}.txt" if prefix else f"{name}.txt"
+
+
+def _download(client, bucket: str, key: str, target: Path) -> None:
+    try:
+        with replacing(target) as partial:
+            client.download_file(bucket, key, str(partial))
+    except Exception as error:  # botocore raises many types; all mean "cannot read it"
+        raise InputError(f"s3://{bucket}/{key}: cannot download ({error})") from None
+
+
+def _cache_folder(kind: str, location: str) -> Path:
+    folder = settings.state_dir() / kind / hashlib.sha256(location.encode()).hexdigest()[:16]
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
 def local_splits(location: str | Path, names=SPLIT_NAMES) -> Path:
     """A local folder with the splits: ``location`` itself, or a fresh download."""
     location = str(location)
     if not is_s3(location):
         return Path(location)
-    bucket, prefix = _bucket_and_prefix(location)
-    folder = (settings.state_dir() / "splits-cache"
-              / hashlib.sha256(location.encode()).hexdigest()[:16])
-    folder.mkdir(parents=True, exist_ok=True)
+    bucket, prefix = _bucket_and_key(location)
+    folder = _cache_folder("splits-cache", location)
     client = _client()
     for name in names:
-        key = f"{prefix}/{name}.txt" if prefix else f"{name}.txt"
-        partial = folder / f".{name}.txt.partial"
-        try:
-            client.download_file(bucket, key, str(partial))
-        except Exception as error:  # botocore raises many types; all mean "cannot read it"
-            partial.unlink(missing_ok=True)
-            raise InputError(f"s3://{bucket}/{key}: cannot download ({error})") from None
-        os.replace(partial, folder / f"{name}.txt")
+        _download(client, bucket, _split_key(prefix, name), folder / f"{name}.txt")
     return folder
 
 
@@ -63,28 +72,21 @@ def publish_splits(local_dir: Path, location: str, names=SPLIT_NAMES) -> None:
         target = Path(location)
         target.mkdir(parents=True, exist_ok=True)
         for name in names:
-            data = (Path(local_dir) / f"{name}.txt").read_bytes()
-            partial = target / f".{name}.txt.partial"
-            partial.write_bytes(data)
-            os.replace(partial, target / f"{name}.txt")
+            with replacing(target / f"{name}.txt") as partial:
+                shutil.copyfile(Path(local_dir) / f"{name}.txt", partial)
         return
-    bucket, prefix = _bucket_and_prefix(location)
+    bucket, prefix = _bucket_and_key(location)
     client = _client()
     for name in names:
-        key = f"{prefix}/{name}.txt" if prefix else f"{name}.txt"
-        client.upload_file(str(Path(local_dir) / f"{name}.txt"), bucket, key)
+        client.upload_file(str(Path(local_dir) / f"{name}.txt"), bucket,
+                           _split_key(prefix, name))
 
 
 def fetch_raw(location: str) -> Path:
     """A raw tweet file, local or ``s3://bucket/key``, as a local path."""
     if not is_s3(location):
         return Path(location)
-    bucket, key = _bucket_and_prefix(location)
-    folder = settings.state_dir() / "raw-cache"
-    folder.mkdir(parents=True, exist_ok=True)
-    target = folder / f"{hashlib.sha256(location.encode()).hexdigest()[:16]}-{Path(key).name}"
-    try:
-        _client().download_file(bucket, key, str(target))
-    except Exception as error:
-        raise InputError(f"{location}: cannot download ({error})") from None
+    bucket, key = _bucket_and_key(location)
+    target = _cache_folder("raw-cache", location) / Path(key).name
+    _download(_client(), bucket, key, target)
     return target

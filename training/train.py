@@ -14,28 +14,39 @@ the hyper-parameters stored in the checkpoint folder.
 from __future__ import annotations
 
 import argparse
-import json
 import signal
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
-import mlflow
-
-from training import storage, tracking
-from training.checkpoints import (BEST_FILENAME, LOGS_DIRNAME, STATE_FILENAME,
-                                  EpochRecord, TrainingState, write_atomically)
-from training.config import (FitSettings, HyperParams, TrainJob, add_arguments,
-                             given_arguments)
+from training import storage
+from training.atomic import write_atomically
+from training.checkpoints import (
+    BEST_FILENAME,
+    LOGS_DIRNAME,
+    STATE_FILENAME,
+    EpochRecord,
+    TrainingState,
+)
+from training.config import (
+    FitSettings,
+    HyperParams,
+    TrainJob,
+    add_arguments,
+    command_parser,
+    given_arguments,
+)
 from training.data import check_splits
-from training.errors import InputError
+from training.errors import InputError, TrainingDiverged
+from training.records import TrainedModel
+from training.tracking import runs, tags
 from training.vocab import VOCAB_FILENAME, Vocabulary
 
 DEFAULT_DATA_DIR = Path("data/tweets-split")
 
 
 def run_training(job: TrainJob, *, run_id: str | None = None,
-                 tags: dict[str, str] | None = None,
+                 run_tags: dict[str, str] | None = None,
                  judge_epoch: Callable[[list[EpochRecord]], str | None] | None = None,
                  log_model: bool = False):
     """Check inputs, then train ``job`` inside an MLflow run; returns the FitResult.
@@ -53,53 +64,38 @@ def run_training(job: TrainJob, *, run_id: str | None = None,
     from training.fit import fit_model, open_state  # TensorFlow: only past the checks
 
     state = open_state(job, splits)
-    experiment_id = tracking.configure()
-    with tracking.run(experiment_id, run_id or state.mlflow_run_id, job.run_name) as active:
-        mlflow.set_tags({"tweetbot.kind": "train", **(tags or {})})
-        state.mlflow_run_id = active.info.run_id
+    with runs.training_run(run_id or state.mlflow_run_id, job.run_name,
+                           {tags.KIND: tags.TRAIN, **(run_tags or {})}) as run:
+        state.mlflow_run_id = run.run_id
         job.checkpoint_dir.mkdir(parents=True, exist_ok=True)
         vocab.save(job.checkpoint_dir)
-        tracking.log_params({**job.hyperparams.to_dict(), **job.fit.to_dict(),
-                             "vocab_size": vocab.size,
-                             **{f"{name}_bytes": info.num_bytes
-                                for name, info in splits.items()},
-                             **{f"{name}_sha256": info.sha256
-                                for name, info in splits.items()}})
-        tracking.backfill_epochs(state.epochs)
-        mlflow.log_metrics({f"{name}_unknown_char_rate": info.unknown_rate
-                            for name, info in splits.items()})
+        run.log_params({**job.hyperparams.to_dict(), **job.fit.to_dict(),
+                        "vocab_size": vocab.size,
+                        **{f"{name}_bytes": info.num_bytes for name, info in splits.items()},
+                        **{f"{name}_sha256": info.sha256 for name, info in splits.items()}})
+        run.backfill_epochs(state.epochs)
+        run.log_metrics({f"{name}_unknown_char_rate": info.unknown_rate
+                         for name, info in splits.items()})
 
         def on_epoch(record: EpochRecord) -> str | None:
-            tracking.log_epoch(record)
+            run.log_epoch(record)
             return judge_epoch(state.epochs) if judge_epoch else None
 
         result = fit_model(job, vocab, state, on_epoch=on_epoch)
-        _log_outcome(result)
-        if log_model and "tweetbot.model_uri" not in mlflow.get_run(
-                active.info.run_id).data.tags:
-            from training.mlflow_model import log_generator_model
-
-            mlflow.set_tag("tweetbot.model_uri", log_generator_model(job.checkpoint_dir))
+        _log_outcome(run, result)
+        if log_model:
+            run.log_model_once(job.checkpoint_dir)
     return result
 
 
-def _log_outcome(result) -> None:
+def _log_outcome(run: runs.TrainingRun, result) -> None:
     from training.plots import learning_curve
 
     state, directory = result.state, result.checkpoint_dir
     best = state.best
-    mlflow.log_metrics({
-        "best_val_loss": best.val_loss,
-        "best_val_bits_per_char": best.val_bits_per_char,
-        "best_train_loss": best.loss,
-        "best_epoch": best.epoch,
-        "num_epochs": state.epochs_done,
-        "avg_epoch_seconds": sum(r.epoch_seconds for r in state.epochs) / state.epochs_done,
-    })
-    mlflow.set_tag("tweetbot.stop_reason", state.stop_reason)
     curve = learning_curve(state.epochs, directory / "learning_curve.png",
                            title=f"val_loss {best.val_loss:.3f} at epoch {best.epoch}")
-    tracking.log_artifact_files([
+    run.log_outcome(state, [
         ("checkpoint", directory / BEST_FILENAME),
         ("checkpoint", directory / VOCAB_FILENAME),
         ("checkpoint", directory / STATE_FILENAME),
@@ -109,10 +105,8 @@ def _log_outcome(result) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m training.train",
-        description="Train an LSTM character model on tweet splits and log it to MLflow.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser = command_parser("training.train", "Train an LSTM character model on tweet "
+                                              "splits and log it to MLflow.")
     where = parser.add_argument_group("data and checkpoints")
     where.add_argument("--checkpoint-dir", type=Path, required=True,
                        help="folder for checkpoints, vocabulary and TensorBoard logs "
@@ -133,8 +127,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="also log the best checkpoint as an MLflow model that "
                             "generates tweets (for the model registry)")
     where.add_argument("--result-path", type=Path,
-                       help="also write a JSON summary here (a pod uses "
-                            "/airflow/xcom/return.json)")
+                       help="also write the JSON result (training.records.TrainedModel) "
+                            "here")
     add_arguments(parser, HyperParams, "model and optimizer")
     add_arguments(parser, FitSettings, "training")
     return parser
@@ -187,29 +181,24 @@ def _parse_tags(pairs: list[str]) -> dict[str, str]:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        tags = _parse_tags(args.tag)
+        run_tags = _parse_tags(args.tag)
         job = job_from_args(args)
         raise_on_sigterm()
-        result = run_training(job, tags=tags, log_model=args.log_model)
+        result = run_training(job, run_tags=run_tags, log_model=args.log_model)
     except InputError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    except Exception as error:
-        from training.fit import TrainingDiverged
-
-        if not isinstance(error, TrainingDiverged):
-            raise
+    except TrainingDiverged as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     best, state = result.best, result.state
     if args.result_path:
-        summary = {"run_id": state.mlflow_run_id, "best_val_loss": best.val_loss,
-                   "best_epoch": best.epoch, "num_epochs": state.epochs_done,
-                   "stop_reason": state.stop_reason,
-                   "model_uri": mlflow.get_run(state.mlflow_run_id).data.tags.get(
-                       "tweetbot.model_uri")}
+        trained = TrainedModel(run_id=state.mlflow_run_id, model_uri=runs.model_uri(
+                                   state.mlflow_run_id),
+                               best_val_loss=best.val_loss, best_epoch=best.epoch,
+                               num_epochs=state.epochs_done, stop_reason=state.stop_reason)
         args.result_path.parent.mkdir(parents=True, exist_ok=True)
-        write_atomically(args.result_path, json.dumps(summary).encode())
+        write_atomically(args.result_path, trained.model_dump_json().encode())
     print(f"best val_loss {best.val_loss:.4f} ({best.val_bits_per_char:.3f} bits/char) "
           f"at epoch {best.epoch} of {state.epochs_done} ({state.stop_reason}); "
           f"{best.chars_per_second:,.0f} chars/s; checkpoint "

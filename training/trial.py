@@ -17,26 +17,32 @@ or continues an interrupted one from its last finished epoch.
 from __future__ import annotations
 
 import argparse
-import json
 import shutil
 import sys
 import traceback
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TextIO
 
-from training import settings, storage
-from training.checkpoints import TrainingState, write_atomically
-from training.config import (FitSettings, HyperParams, PruningSettings, TrainJob,
-                             add_arguments, given_arguments, to_arguments)
-from training.errors import InputError
+from training import runner, settings, storage
+from training.atomic import write_atomically
+from training.checkpoints import TrainingState
+from training.config import (
+    FitSettings,
+    HyperParams,
+    PruningSettings,
+    TrainJob,
+    add_arguments,
+    command_parser,
+    given_arguments,
+    to_arguments,
+)
+from training.errors import InputError, TrainingDiverged
 from training.pruning import should_prune
-from training.search_store import (FAILED, OK, PRUNED, RUNNING, SearchStore,
-                                   TrialRecord)
+from training.records import FAILED, OK, PRUNED, RUNNING, Step, TrialRecord, trial_name
+from training.tracking import tags
+from training.tracking.search_store import SearchStore
 from training.train import raise_on_sigterm, run_training
-
-# Where the KubernetesPodOperator's XCom sidecar picks up a pod's result.
-POD_RESULT_PATH = Path("/airflow/xcom/return.json")
 
 
 @dataclass(frozen=True)
@@ -47,54 +53,34 @@ class TrialSpec:
     trial_num: int
     data_dir: str  # a folder or an s3:// prefix, as given
     hyperparams: HyperParams
-    result_path: Path
     fit: FitSettings = field(default_factory=FitSettings)
     pruning: PruningSettings = field(default_factory=PruningSettings)
+    result_path: Path | None = None  # where a runner or pod placed it
     checkpoint_dir: Path | None = None
 
     def arguments(self) -> list[str]:
         """The trial's command-line arguments, for a pod's ``arguments`` or argv."""
         arguments = ["--search-id", self.search_id, "--trial-num", str(self.trial_num),
-                     "--data-dir", str(self.data_dir), "--result-path", str(self.result_path)]
+                     "--data-dir", str(self.data_dir)]
+        if self.result_path is not None:
+            arguments += ["--result-path", str(self.result_path)]
         if self.checkpoint_dir is not None:
             arguments += ["--checkpoint-dir", str(self.checkpoint_dir)]
         return [*arguments, *to_arguments(self.hyperparams), *to_arguments(self.fit),
                 *to_arguments(self.pruning)]
 
+    def step(self, label: str = "") -> Step:
+        """This trial as a step for a placement to put on a worker or in a pod."""
+        return Step(module="training.trial", arguments=tuple(self.arguments()),
+                    folder=self.search_id, name=trial_name(self.trial_num),
+                    label=label, checkpoint=True)
+
     def default_checkpoint_dir(self) -> Path:
-        return (settings.state_dir() / "searches" / self.search_id
-                / f"trial-{self.trial_num:03d}")
-
-
-@dataclass(frozen=True)
-class TrialResult:
-    search_id: str
-    trial_num: int
-    status: str
-    run_id: str
-    params: dict[str, Any]
-    val_loss: float | None = None
-    train_loss: float | None = None
-    num_epochs: int = 0
-    avg_epoch_seconds: float | None = None
-    failure_reason: str | None = None
-
-    @classmethod
-    def from_record(cls, search_id: str, record: TrialRecord) -> "TrialResult":
-        return cls(search_id=search_id, trial_num=record.trial_num, status=record.status,
-                   run_id=record.run_id, params=record.hyperparams.to_dict(),
-                   val_loss=record.val_loss, train_loss=record.train_loss,
-                   num_epochs=record.num_epochs, avg_epoch_seconds=record.avg_epoch_seconds,
-                   failure_reason=record.failure_reason)
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return settings.state_dir() / "searches" / self.search_id / trial_name(self.trial_num)
 
 
 def describe_failure(error: BaseException) -> str:
     """One line a person can act on, for the trial table and the MLflow tag."""
-    from training.fit import TrainingDiverged
-
     text = (str(error).strip().splitlines() or [""])[0]
     name = type(error).__name__
     if isinstance(error, MemoryError) or name == "ResourceExhaustedError":
@@ -106,12 +92,12 @@ def describe_failure(error: BaseException) -> str:
     return f"{name}: {text}"[:500]
 
 
-def run_trial(spec: TrialSpec) -> TrialResult:
+def run_trial(spec: TrialSpec) -> TrialRecord:
     """Run (or report, or continue) one trial and write its result file."""
     store = SearchStore(spec.search_id)
     record = store.find_trial(spec.trial_num)
     if record is not None and record.finished:
-        return _write(spec, TrialResult.from_record(spec.search_id, record))
+        return _write(spec, record)
     if record is not None and record.hyperparams != spec.hyperparams:
         raise InputError(f"--trial-num {spec.trial_num}: search {spec.search_id} "
                          f"suggested it with other hyper-parameters")
@@ -130,27 +116,39 @@ def run_trial(spec: TrialSpec) -> TrialResult:
         return "pruned" if should_prune([e.val_loss for e in epochs], list(others),
                                         spec.pruning) else None
 
+    outcome = TrialRecord(search_id=spec.search_id, trial_num=spec.trial_num,
+                          run_id=run_id, hyperparams=spec.hyperparams, status=FAILED)
     try:
         fitted = run_training(job, run_id=run_id, judge_epoch=judge,
-                              tags={"tweetbot.kind": "trial"})
+                              run_tags={tags.KIND: tags.TRIAL})
     except Exception as error:  # a failed trial is a result; the search goes on
         if not isinstance(error, InputError):
             traceback.print_exc()
         reason = describe_failure(error)
-        store.set_status(run_id, FAILED, reason)
-        store.client.set_terminated(run_id, status="FAILED")
-        result = TrialResult(spec.search_id, spec.trial_num, FAILED, run_id,
-                             spec.hyperparams.to_dict(), failure_reason=reason)
-        return _write(spec, result)
+        store.fail_run(run_id, reason)
+        return _write(spec, outcome.model_copy(update={"failure_reason": reason}))
     state = fitted.state
     status = PRUNED if state.stop_reason == "pruned" else OK
     store.set_status(run_id, status)
     best = state.best
-    result = TrialResult(
-        spec.search_id, spec.trial_num, status, run_id, spec.hyperparams.to_dict(),
-        val_loss=best.val_loss, train_loss=best.loss, num_epochs=state.epochs_done,
-        avg_epoch_seconds=sum(e.epoch_seconds for e in state.epochs) / state.epochs_done)
-    return _write(spec, result)
+    return _write(spec, outcome.model_copy(update={
+        "status": status, "val_loss": best.val_loss, "train_loss": best.loss,
+        "num_epochs": state.epochs_done,
+        "avg_epoch_seconds": sum(e.epoch_seconds for e in state.epochs) / state.epochs_done}))
+
+
+def run_as_process(step: Step, output: TextIO | None = None) -> TrialRecord:
+    """Run a trial step with the local runner (the DAG's local placement and
+    ``training.search``). A process that dies without reporting (a kill, an OOM)
+    is recorded as a failed trial, which is a result, not a crash."""
+    try:
+        return TrialRecord.from_json(runner.run(runner.place(step), output))
+    except runner.StepFailed as failure:
+        spec = spec_from_args(build_parser().parse_args(list(step.arguments)))
+        record = SearchStore(spec.search_id).mark_failed(spec.trial_num, str(failure))
+        if record is None:  # no trial to record it on: a real failure
+            raise
+        return record
 
 
 def _prepare_checkpoint_dir(spec: TrialSpec, run_id: str) -> bool:
@@ -168,24 +166,23 @@ def _prepare_checkpoint_dir(spec: TrialSpec, run_id: str) -> bool:
                      f"({state.mlflow_run_id}); give this trial its own folder")
 
 
-def _write(spec: TrialSpec, result: TrialResult) -> TrialResult:
-    spec.result_path.parent.mkdir(parents=True, exist_ok=True)
-    write_atomically(spec.result_path, json.dumps(result.to_dict()).encode())
-    return result
+def _write(spec: TrialSpec, record: TrialRecord) -> TrialRecord:
+    if spec.result_path is not None:
+        spec.result_path.parent.mkdir(parents=True, exist_ok=True)
+        write_atomically(spec.result_path, record.model_dump_json().encode())
+    return record
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m training.trial",
-        description="Run one hyper-parameter search trial and write its JSON result.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser = command_parser("training.trial", "Run one hyper-parameter search trial and "
+                                              "write its JSON result.")
     trial = parser.add_argument_group("trial")
     trial.add_argument("--search-id", required=True, help="the search this trial belongs to")
     trial.add_argument("--trial-num", type=int, required=True, help="trial number, from 1")
     trial.add_argument("--data-dir", required=True,
                        help="folder or s3:// prefix holding train.txt and validate.txt")
-    trial.add_argument("--result-path", type=Path, default=POD_RESULT_PATH,
-                       help="where to write the JSON result")
+    trial.add_argument("--result-path", type=Path,
+                       help="also write the JSON result (training.records.TrialRecord) here")
     trial.add_argument("--checkpoint-dir", type=Path,
                        help="checkpoint folder (default: under $TWEETBOT_HOME/searches)")
     add_arguments(parser, HyperParams, "model and optimizer")
@@ -211,7 +208,7 @@ def main(argv: list[str] | None = None) -> int:
         spec = spec_from_args(args)
         raise_on_sigterm()
         result = run_trial(spec)
-    except (InputError, ValueError) as error:
+    except InputError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     loss = f"val_loss {result.val_loss:.4f}" if result.val_loss is not None else ""

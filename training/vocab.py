@@ -61,7 +61,7 @@ class Vocabulary:
             raise InputError("vocabulary: only ASCII characters other than \\x1a")
 
     @classmethod
-    def default(cls) -> "Vocabulary":
+    def default(cls) -> Vocabulary:
         return cls("".join(sorted(c for c in string.printable
                                   if c not in "\r\x0b\x0c")))
 
@@ -105,7 +105,7 @@ class Vocabulary:
         return path
 
     @classmethod
-    def load(cls, directory: Path) -> "Vocabulary":
+    def load(cls, directory: Path) -> Vocabulary:
         path = Path(directory) / VOCAB_FILENAME
         try:
             return cls(json.loads(path.read_text())["chars"])

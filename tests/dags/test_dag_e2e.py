@@ -4,9 +4,10 @@ a SQLite MLflow store, trials and training as local processes, tiny models."""
 import mlflow
 import pytest
 
-from training import registry, tracking
+from training import tracking
 from training.sample_corpus import write_sample_corpus
-from training.search_store import SearchStore
+from training.tracking import registry, tags
+from training.tracking.search_store import SearchStore
 
 pytestmark = pytest.mark.slow
 
@@ -45,8 +46,8 @@ def test_prepare_then_train_registers_a_champion_then_short_circuits(dagbag, tmp
     assert champion is not None and str(champion.version) == "1"
     assert str(registry.version_by_alias(registry.CANDIDATE).version) == "1"
     assert champion.tags["tweetbot.dag_run_id"] == first.run_id
-    assert float(champion.tags[registry.TAG_TEST_LOSS]) > 0
-    assert len(champion.tags[registry.TAG_DATA_SHA256]) == 64
+    assert float(champion.tags[tags.TEST_LOSS]) > 0
+    assert len(champion.tags[tags.DATA_SHA256]) == 64
 
     search_run = mlflow.get_run(champion.tags["tweetbot.search_run_id"])
     assert search_run.info.status == "FINISHED"

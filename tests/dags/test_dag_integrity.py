@@ -1,19 +1,49 @@
-"""The DAG files: they import, have the expected shape, and refuse bad parameters."""
+"""The DAG files: they import under each placement, have the expected shape, and
+refuse bad parameters and bad settings before anything runs."""
+
+from pathlib import Path
 
 import pytest
 
-from training.pipeline import MAX_ROUNDS, RunConfig, params_schema
 from training.errors import InputError
+from training.run_config import MAX_ROUNDS, TRIALS_POOL, RunConfig, params_schema
+
+DAGS = Path(__file__).resolve().parents[2] / "dags"
+K8S_ENV = {"TWEETBOT_TRIAL_EXECUTOR": "kubernetes",
+           "TWEETBOT_TRAINER_IMAGE": "registry.example/tweetbot-trainer:1.2.3"}
+
+
+def parse(monkeypatch, environment: dict):
+    """The DAG folder as a dag-processor with this environment parses it."""
+    from airflow.dag_processing.dagbag import DagBag
+
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    return DagBag(dag_folder=str(DAGS))
+
+
+def operator_class(task) -> type:
+    return getattr(task, "operator_class", type(task))  # a mapped task names its class
+
+
+@pytest.fixture
+def kubernetes_dagbag(airflow_db, monkeypatch):
+    return parse(monkeypatch, K8S_ENV)
 
 
 def test_dags_import_without_errors(dagbag):
     assert dagbag.import_errors == {}
     assert {"tweetbot_training", "tweetbot_prepare_splits"} <= set(dagbag.dag_ids)
+    # The Airflow-facing package beside the DAGs is code, not DAG files.
+    assert not [path for path in dagbag.dagbag_stats if "tweetbot_airflow" in path.file]
 
 
-def test_training_dag_shape(dagbag):
+@pytest.mark.parametrize("placement", ["local", "kubernetes"])
+def test_training_dag_shape(airflow_db, monkeypatch, placement):
+    dagbag = parse(monkeypatch, {**K8S_ENV, "TWEETBOT_TRIAL_EXECUTOR": placement})
+    assert dagbag.import_errors == {}
     dag = dagbag.get_dag("tweetbot_training")
-    rounds = [f"suggest_r{r}" for r in range(MAX_ROUNDS)] + [f"trial_r{r}" for r in range(MAX_ROUNDS)]
+    rounds = [f"{name}_r{r}" for name in ("suggest", "trial") for r in range(MAX_ROUNDS)]
     assert set(dag.task_ids) == {"validate_splits", "start_search", *rounds, "select",
                                  "base_model_arguments", "train_base_model",
                                  "evaluate_arguments", "evaluate", "register"}
@@ -22,22 +52,51 @@ def test_training_dag_shape(dagbag):
     assert "suggest_r0" in downstream("start_search")
     for r in range(MAX_ROUNDS):
         assert f"trial_r{r}" in downstream(f"suggest_r{r}")
-        assert (f"suggest_r{r + 1}" if r + 1 < MAX_ROUNDS else "select") in downstream(f"trial_r{r}")
+        after = f"suggest_r{r + 1}" if r + 1 < MAX_ROUNDS else "select"
+        assert after in downstream(f"trial_r{r}")
     assert "train_base_model" in downstream("base_model_arguments")
     assert "evaluate" in downstream("evaluate_arguments")
     assert "register" in downstream("evaluate")
     assert dag.max_active_runs == 1 and not dag.catchup
-    assert dag.get_task("trial_r0").pool == "tweetbot_trials"
+    assert dag.get_task("trial_r0").pool == TRIALS_POOL
     assert dag.get_task("suggest_r1").trigger_rule == "all_done"
     assert dag.get_task("select").trigger_rule == "all_done"
     assert type(dag.timetable).__name__ == "AssetOrTimeSchedule"
     assert dag.doc_md and "validate_splits" in dag.doc_md
+    # Where steps run is decided once: every step task is a pod, or none is.
+    expected = {"local": "_PythonDecoratedOperator", "kubernetes": "StepPodOperator"}[placement]
+    for task_id in ("trial_r0", "trial_r5", "train_base_model", "evaluate"):
+        assert operator_class(dag.get_task(task_id)).__name__ == expected, task_id
+    pods = {t.task_id for t in dag.tasks if operator_class(t).__name__ == "StepPodOperator"}
+    assert pods == (set() if placement == "local" else {
+        *(f"trial_r{r}" for r in range(MAX_ROUNDS)), "train_base_model", "evaluate"})
 
 
-def test_no_cycles(dagbag):
-    dag = dagbag.get_dag("tweetbot_training")
-    order = [t.task_id for t in dag.topological_sort()]
-    assert len(order) == len(dag.task_ids)
+def test_the_kubernetes_dag_serializes_as_the_scheduler_stores_it(kubernetes_dagbag):
+    from airflow.serialization.serialized_objects import DagSerialization
+
+    dag = kubernetes_dagbag.get_dag("tweetbot_training")
+    stored = DagSerialization.from_dict(DagSerialization.to_dict(dag))
+    trial = stored.get_task("trial_r0")
+    assert trial.pool == TRIALS_POOL and trial.partial_kwargs["map_index_template"]
+    base = stored.get_task("train_base_model")
+    assert base.image == "registry.example/tweetbot-trainer:1.2.3"
+    assert base.downstream_task_ids == {"evaluate_arguments", "register"}
+
+
+@pytest.mark.parametrize("value", ["k8s", "kubernets", "Local"])
+def test_a_misspelt_placement_is_an_import_error_naming_the_variable(airflow_db, monkeypatch,
+                                                                    value):
+    dagbag = parse(monkeypatch, {"TWEETBOT_TRIAL_EXECUTOR": value})
+    (error,) = [e for path, e in dagbag.import_errors.items() if "tweetbot_training" in path]
+    assert f"TWEETBOT_TRIAL_EXECUTOR: {value!r} is not one of local, kubernetes" in error
+    assert "tweetbot_training" not in dagbag.dag_ids
+
+
+def test_bad_pod_settings_fail_the_import_not_a_task(airflow_db, monkeypatch):
+    dagbag = parse(monkeypatch, {**K8S_ENV, "TWEETBOT_K8S_NODE_SELECTOR": "gpu=a100"})
+    (error,) = [e for path, e in dagbag.import_errors.items() if "tweetbot_training" in path]
+    assert "TWEETBOT_K8S_NODE_SELECTOR: not valid JSON" in error
 
 
 def test_every_param_has_a_description_and_a_default(dagbag):

@@ -1,13 +1,62 @@
-from tweetbot_mlflow_links import MlflowRunLink, TweetbotPlugin, run_id_of, run_url
+"""The "MLflow run" link: found by Airflow's plugin manager, answers only for
+tweetbot's DAGs, and never breaks a page. The link computed from a real task's
+result is checked end to end in test_dag_e2e."""
+
+import logging
+
+import pytest
+
+import tweetbot_mlflow_links as links
+from tweetbot_mlflow_links import MlflowRunLink, run_id_of, run_url
 
 
-def test_the_plugin_adds_the_mlflow_link_to_every_task():
-    assert [link.name for link in TweetbotPlugin.global_operator_extra_links] == ["MLflow run"]
-    assert isinstance(TweetbotPlugin.global_operator_extra_links[0], MlflowRunLink)
+class Key:
+    def __init__(self, dag_id, task_id="register"):
+        self.dag_id, self.task_id, self.run_id, self.map_index = dag_id, task_id, "r", -1
 
 
-def test_links_come_from_run_ids_in_task_results():
-    assert run_id_of({"run_id": "abc", "status": "ok"}) == "abc"
-    assert run_id_of(["arguments"]) is None and run_id_of({"run_id": ""}) is None
+def test_airflow_loads_the_link_from_the_plugins_folder(airflow_db):
+    from airflow import plugins_manager
+
+    assert plugins_manager.get_import_errors() == {}
+    names = [type(link).__name__ for link in plugins_manager.get_global_operator_extra_links()]
+    assert "MlflowRunLink" in names
+
+
+def test_other_dags_get_no_link_and_no_database_lookup(monkeypatch):
+    looked_up = []
+
+    def lookup(ti_key):
+        looked_up.append(ti_key.dag_id)
+        return {"run_id": "abc"}
+
+    monkeypatch.setattr(links, "return_value", lookup)
+    monkeypatch.setenv("TWEETBOT_MLFLOW_UI_URL", "http://mlflow.example:5000")
+    assert MlflowRunLink().get_link(None, ti_key=Key("someone_elses_dag")) == ""
+    assert MlflowRunLink().get_link(None, ti_key=Key("tweetbot_training")) == (
+        "http://mlflow.example:5000/#/runs/abc")
+    assert looked_up == ["tweetbot_training"]
+
+
+def test_a_failing_lookup_shows_no_link_and_logs_why(monkeypatch, caplog):
+    def lookup(ti_key):
+        raise RuntimeError("metadata database unreachable")
+
+    monkeypatch.setattr(links, "return_value", lookup)
+    monkeypatch.setenv("TWEETBOT_MLFLOW_UI_URL", "http://mlflow.example:5000")
+    with caplog.at_level(logging.WARNING):
+        assert MlflowRunLink().get_link(None, ti_key=Key("tweetbot_training")) == ""
+    assert "metadata database unreachable" in caplog.text
+
+
+@pytest.mark.parametrize("value, expected", [
+    ({"run_id": "abc", "status": "ok"}, "abc"), (["arguments"], None),
+    ({"run_id": ""}, None), ({"run_id": 7}, None), (None, None),
+])
+def test_links_come_from_run_ids_in_task_results(value, expected):
+    assert run_id_of(value) == expected
+
+
+def test_the_url_needs_both_a_ui_and_a_run():
     assert run_url("http://mlflow:5000", "abc") == "http://mlflow:5000/#/runs/abc"
     assert run_url(None, "abc") == "" and run_url("http://mlflow:5000", None) == ""

@@ -1,18 +1,18 @@
-"""The pod KubernetesPodOperator would submit for a trial, and its command run locally.
+"""The pod a trial step becomes on Kubernetes, and its command run locally.
 
 No cluster runs here, so the pod is rendered, not scheduled: this is the object
-the operator sends to the Kubernetes API.
+KubernetesPodOperator sends to the Kubernetes API.
 """
 
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 from training.config import FitSettings, HyperParams
-from training.pod import PodSettings, pod_operator_kwargs
-from training.trial import POD_RESULT_PATH, TrialSpec
+from training.trial import TrialSpec, build_parser, spec_from_args
 
 ENV = {"TWEETBOT_TRAINER_IMAGE": "registry.example/tweetbot-trainer:1.2.3",
        "TWEETBOT_K8S_NAMESPACE": "ml", "TWEETBOT_K8S_GPUS": "1",
@@ -21,58 +21,77 @@ ENV = {"TWEETBOT_TRAINER_IMAGE": "registry.example/tweetbot-trainer:1.2.3",
        "TWEETBOT_K8S_ENV_SECRET": "tweetbot-mlflow-s3"}
 
 
-@pytest.fixture
-def trial_pod(airflow_db, sample_splits):
-    from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
+def render(spec: TrialSpec, monkeypatch, **extra_env):
+    from tweetbot_airflow.placement import StepPodOperator
 
-    spec = TrialSpec(search_id="pod-test", trial_num=1, data_dir=str(sample_splits),
+    for name, value in {**ENV, **extra_env}.items():
+        monkeypatch.setenv(name, value)
+    operator = StepPodOperator(task_id="trial", step=spec.step(label="trial 1").to_json())
+    return operator.build_pod_request_obj(dry_run=True)
+
+
+@pytest.fixture
+def spec(sample_splits):
+    return TrialSpec(search_id="pod-test", trial_num=1, data_dir=str(sample_splits),
                      hyperparams=HyperParams(batch_size=16, seq_len=16, rnn_size=16,
                                              embedding_size=8, optimizer="adam"),
-                     result_path=POD_RESULT_PATH, fit=FitSettings(num_epochs=1))
-    operator = KubernetesPodOperator(
-        task_id="trial", arguments=spec.arguments(),
-        **pod_operator_kwargs("training.trial", PodSettings.from_env(ENV)))
-    return operator.build_pod_request_obj(dry_run=True), spec
+                     fit=FitSettings(num_epochs=1))
 
 
-def test_the_pod_runs_the_trainer_image_with_the_trial_command(trial_pod):
-    pod, spec = trial_pod
-    container = pod.spec.containers[0]
+@pytest.fixture
+def trial_pod(airflow_db, spec, monkeypatch):
+    return render(spec, monkeypatch)
+
+
+def test_the_pod_runs_the_trainer_image_with_the_trial_command(trial_pod, spec):
+    container = trial_pod.spec.containers[0]
     assert container.image == "registry.example/tweetbot-trainer:1.2.3"
     assert container.command == ["python", "-m", "training.trial"]
-    assert container.args == spec.arguments()
-    assert container.args[container.args.index("--result-path") + 1] == "/airflow/xcom/return.json"
-    assert pod.metadata.namespace == "ml"
+    # The very trial, plus the pod's own result and checkpoint paths.
+    assert spec_from_args(build_parser().parse_args(container.args)) == TrialSpec(
+        **{**spec.__dict__, "result_path": Path("/airflow/xcom/return.json"),
+           "checkpoint_dir": Path("/tmp/tweetbot/runs/pod-test/trial-001")})
+    assert trial_pod.metadata.namespace == "ml"
+    assert trial_pod.metadata.labels["app.kubernetes.io/component"] == "trial"
+
+
+def test_with_a_checkpoint_volume_a_retried_pod_resumes_from_it(airflow_db, spec, monkeypatch):
+    pod = render(spec, monkeypatch, TWEETBOT_K8S_CHECKPOINT_PVC="tweetbot-checkpoints")
+    container = pod.spec.containers[0]
+    assert container.args[container.args.index("--checkpoint-dir") + 1] == (
+        "/checkpoints/pod-test/trial-001")
+    assert [(m.name, m.mount_path) for m in container.volume_mounts
+            if m.name == "checkpoints"] == [("checkpoints", "/checkpoints")]
+    assert [v.persistent_volume_claim.claim_name for v in pod.spec.volumes
+            if v.name == "checkpoints"] == ["tweetbot-checkpoints"]
 
 
 def test_the_pod_asks_for_a_gpu_and_its_resources(trial_pod):
-    pod, _ = trial_pod
-    resources = pod.spec.containers[0].resources
+    resources = trial_pod.spec.containers[0].resources
     assert resources.limits["nvidia.com/gpu"] == "1"
     assert resources.requests == {"cpu": "4", "memory": "16Gi"}
     assert resources.limits["memory"] == "16Gi"
-    assert pod.spec.node_selector == {"accelerator": "nvidia-h100"}
-    assert [(t.key, t.operator, t.effect) for t in pod.spec.tolerations] == [
+    assert trial_pod.spec.node_selector == {"accelerator": "nvidia-h100"}
+    assert [(t.key, t.operator, t.effect) for t in trial_pod.spec.tolerations] == [
         ("nvidia.com/gpu", "Exists", "NoSchedule")]
 
 
 def test_settings_come_from_a_secret_never_inline(trial_pod):
-    pod, _ = trial_pod
-    container = pod.spec.containers[0]
+    container = trial_pod.spec.containers[0]
     assert [source.secret_ref.name for source in container.env_from] == ["tweetbot-mlflow-s3"]
     inline = {env.name for env in container.env or []}
     assert not inline & {"MLFLOW_TRACKING_URI", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"}
     # The XCom sidecar is what carries the result file back to Airflow.
-    assert any(c.name == "airflow-xcom-sidecar" for c in pod.spec.containers)
+    assert any(c.name == "airflow-xcom-sidecar" for c in trial_pod.spec.containers)
 
 
 @pytest.mark.slow
 def test_that_very_command_run_locally_produces_a_valid_trial_result(trial_pod, tmp_path):
-    pod, _ = trial_pod
-    container = pod.spec.containers[0]
+    container = trial_pod.spec.containers[0]
     arguments = list(container.args)
-    # The one change: the pod's /airflow/xcom path becomes a local file.
+    # The one change: the pod's own paths become local ones.
     arguments[arguments.index("--result-path") + 1] = str(tmp_path / "return.json")
+    arguments[arguments.index("--checkpoint-dir") + 1] = str(tmp_path / "checkpoints")
     completed = subprocess.run([sys.executable, *container.command[1:], *arguments],
                                capture_output=True, text=True, timeout=600)
     assert completed.returncode == 0, completed.stderr[-2000:]

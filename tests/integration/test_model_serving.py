@@ -15,9 +15,10 @@ import mlflow
 import pandas as pd
 import pytest
 
-from training import registry, tracking
+from training import tracking
 from training.config import FitSettings, HyperParams, TrainJob
 from training.generate import main as generate_main
+from training.tracking import registry
 from training.train import run_training
 
 pytestmark = pytest.mark.slow
@@ -92,7 +93,7 @@ def test_the_pyfunc_generates_well_formed_reproducible_tweets(champion_env):
     tweets = model.predict(request)
     assert list(tweets.row) == [0, 0, 0, 1]
     assert tweets.equals(model.predict(request))  # same seed, same tweets
-    for row, tweet in zip(tweets.row, tweets.tweet):
+    for row, tweet in zip(tweets.row, tweets.tweet, strict=True):
         assert tweet.startswith("The " if row == 0 else "Big news: ")
         assert "\n" not in tweet and "\ufffd" not in tweet
     assert all(len(t) <= 50 for t in tweets.tweet[:3])

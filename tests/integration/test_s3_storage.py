@@ -15,8 +15,8 @@ from training import storage
 from training.config import HyperParams
 from training.data import check_splits
 from training.errors import InputError
-from training.pipeline import prepare_splits
 from training.sample_corpus import write_sample_corpus
+from training.split import split_and_publish
 from training.vocab import Vocabulary
 
 
@@ -55,7 +55,7 @@ def bucket(s3_endpoint, monkeypatch):
 def test_prepare_publishes_to_s3_and_training_reads_it_back(bucket, tmp_path):
     raw = write_sample_corpus(tmp_path / "raw.csv", num_tweets=400)
     boto3.client("s3").upload_file(str(raw), bucket, "raw/tweets.csv")
-    published = prepare_splits(f"s3://{bucket}/raw/tweets.csv", f"s3://{bucket}/splits/v1")
+    published = split_and_publish(f"s3://{bucket}/raw/tweets.csv", f"s3://{bucket}/splits/v1")
     assert sum(published["tweets"].values()) > 300
     keys = {o["Key"] for o in boto3.client("s3").list_objects_v2(Bucket=bucket)["Contents"]}
     assert {"splits/v1/train.txt", "splits/v1/validate.txt", "splits/v1/test.txt"} <= keys
@@ -64,7 +64,7 @@ def test_prepare_publishes_to_s3_and_training_reads_it_back(bucket, tmp_path):
     infos = check_splits(local, HyperParams(batch_size=4, seq_len=8), Vocabulary.default(),
                          names=("train", "validate", "test"))
     assert infos["train"].num_bytes > 10_000
-    assert not list(local.glob(".*partial"))
+    assert not list(local.glob(".partial-*"))
 
 
 def test_a_missing_split_names_the_s3_key(bucket):

@@ -12,13 +12,22 @@ from pathlib import Path
 import mlflow
 import pytest
 
-from training.config import (FitSettings, HyperParams, PruningSettings, SearchSettings,
-                             SelectionPolicy)
-from training.search import finish_search, suggest_trials
-from training.search_store import FAILED, OK, PENDING, PRUNED, SearchStore
-from training.selection import CSV_COLUMNS, NoTrialSucceeded
+from training import runner
+from training.config import (
+    FitSettings,
+    HyperParams,
+    PruningSettings,
+    SearchSettings,
+    SelectionPolicy,
+)
+from training.records import FAILED, OK, PENDING, PRUNED, Step
+from training.search_report import CSV_COLUMNS, finish_search
+from training.selection import NoTrialSucceeded
 from training.space import SearchSpace
-from training.trial import TrialSpec, build_parser, main as trial_main, spec_from_args
+from training.suggest import suggest_trials
+from training.tracking.search_store import SearchStore
+from training.trial import TrialSpec, build_parser, run_as_process, spec_from_args
+from training.trial import main as trial_main
 
 CPU_SPACE = SearchSpace.load(Path(__file__).parents[2] / "training" / "search_space_cpu.yaml")
 
@@ -72,7 +81,7 @@ def test_suggestions_learn_from_the_trials_mlflow_holds():
 def test_warm_start_seeds_a_new_search_with_the_best_earlier_trials():
     earlier = SearchStore("last-night")
     params = [HyperParams(rnn_size=size, batch_size=16, seq_len=16) for size in (32, 64, 128)]
-    for num, (p, loss) in enumerate(zip(params, (2.0, 1.0, 3.0)), start=1):
+    for num, (p, loss) in enumerate(zip(params, (2.0, 1.0, 3.0), strict=True), start=1):
         record_trial(earlier, num, p, [loss + 0.5, loss])
     tonight = SearchStore("tonight")
     suggested = suggest_trials(tonight, CPU_SPACE, SearchSettings(num_trials=4, warm_start=2), 4)
@@ -99,7 +108,8 @@ def test_finish_search_logs_the_ranked_table_the_plot_and_the_choice(tmp_path):
     assert artifacts == {"trials.csv", "trade_off.png"}
     table = mlflow.artifacts.download_artifacts(run_id=parent.info.run_id,
                                                 artifact_path="trials.csv", dst_path=tmp_path)
-    rows = list(csv.DictReader(open(table)))
+    with open(table) as handle:
+        rows = list(csv.DictReader(handle))
     assert tuple(rows[0]) == CSV_COLUMNS
     assert [(r["rank"], r["trial_num"], r["status"]) for r in rows] == [
         ("1", "1", OK), ("2", "2", OK), ("3", "3", PRUNED), ("4", "4", FAILED)]
@@ -126,11 +136,36 @@ def test_a_trial_that_died_without_a_result_is_marked_failed():
     assert mlflow.get_run(record.run_id).info.status == "FAILED"
 
 
+def test_a_trial_process_killed_before_reporting_is_a_failed_trial(tmp_path, monkeypatch,
+                                                                  sample_splits):
+    """The local runner, as the DAG's local placement and training.search use it:
+    the real trial command, killed (as by the OOM killer) before it reports."""
+    store = SearchStore("killed-process")
+    (num, params), = suggest_trials(store, CPU_SPACE, SearchSettings(num_trials=1), 1)
+    (tmp_path / "sitecustomize.py").write_text(
+        "import os, signal\nos.kill(os.getpid(), signal.SIGKILL)\n")
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path))
+    step = TrialSpec(search_id="killed-process", trial_num=num, data_dir=str(sample_splits),
+                     hyperparams=params).step()
+    record = run_as_process(step)
+    assert record.status == FAILED and record.trial_num == num
+    assert record.failure_reason == ("python -m training.trial exited with status -9 "
+                                     "without a result")
+    assert store.find_trial(num) == record
+
+
+def test_a_step_that_fails_without_a_result_says_how_it_ended():
+    step = Step(module="json.tool", arguments=("--no-such-flag",), folder="s", name="x")
+    with pytest.raises(runner.StepFailed, match="json.tool exited with status 2 without"):
+        runner.run(runner.place(step))
+
+
 def test_the_pod_command_parses_back_into_the_same_trial(tmp_path):
     spec = TrialSpec(search_id="nightly", trial_num=3, data_dir=str(tmp_path),
                      hyperparams=HyperParams(rnn_size=64, learning_rate=0.003, drop_rate=0.1),
                      result_path=tmp_path / "r.json", fit=FitSettings(num_epochs=4, seed=2),
-                     pruning=PruningSettings(pruning="halving"))
+                     pruning=PruningSettings(pruning="halving"),
+                     checkpoint_dir=tmp_path / "checkpoints")
     assert spec_from_args(build_parser().parse_args(spec.arguments())) == spec
 
 

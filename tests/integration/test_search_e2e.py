@@ -6,8 +6,9 @@ import sys
 import mlflow
 import pytest
 
+from training.records import FINISHED_STATUSES, OK, PRUNED
 from training.search import main
-from training.search_store import FINISHED_STATUSES, OK, PRUNED, SearchStore
+from training.tracking.search_store import SearchStore
 
 pytestmark = pytest.mark.slow
 
@@ -37,7 +38,8 @@ def test_a_local_search_runs_prunes_and_selects(shared_splits, tmp_path, capsys)
         3 - t.num_epochs for t in pruned)
     table = mlflow.artifacts.download_artifacts(run_id=parent.info.run_id,
                                                 artifact_path="trials.csv", dst_path=tmp_path)
-    rows = list(csv.DictReader(open(table)))
+    with open(table) as handle:
+        rows = list(csv.DictReader(handle))
     assert len(rows) == 8 and rows[0]["status"] == OK
     losses = [float(r["val_loss"]) for r in rows if r["val_loss"]]
     assert losses == sorted(losses)

@@ -25,8 +25,10 @@ def splits(tmp_path):
 @pytest.mark.parametrize("change, message", [
     (lambda d: (d / "validate.txt").unlink(), "validate.txt: split not found"),
     (lambda d: (d / "train.txt").write_text(""), "train.txt: split is empty"),
-    (lambda d: (d / "train.txt").write_bytes(b"\x80abc" * 100), "train.txt: not valid UTF-8 at byte 0"),
-    (lambda d: (d / "validate.txt").write_text("tiny\n"), "validate.txt: 5 bytes is shorter than one batch"),
+    (lambda d: (d / "train.txt").write_bytes(b"\x80abc" * 100),
+     "train.txt: not valid UTF-8 at byte 0"),
+    (lambda d: (d / "validate.txt").write_text("tiny\n"),
+     "validate.txt: 5 bytes is shorter than one batch"),
 ])
 def test_bad_splits(tmp_path, capsys, splits, isolated_state, change, message):
     change(splits)

@@ -13,6 +13,7 @@ import pytest
 from training import tracking
 from training.checkpoints import TrainingState
 from training.generate import GenerationRequest, TweetGenerator
+from training.tracking import runs
 from training.train import main
 from training.vocab import Vocabulary
 
@@ -55,7 +56,7 @@ def test_mlflow_holds_params_metrics_and_artifacts(trained):
     assert run.data.params["train_sha256"] == state.data_sha256["train"]
     assert run.data.metrics["best_val_loss"] == pytest.approx(state.best.val_loss)
     client = mlflow.MlflowClient()
-    for key in tracking.METRIC_KEYS:
+    for key in runs.METRIC_KEYS:
         assert [m.step for m in client.get_metric_history(run.info.run_id, key)] == [1, 2, 3]
     artifacts = {a.path for a in client.list_artifacts(run.info.run_id)}
     assert artifacts == {"checkpoint", "plots", "tensorboard"}

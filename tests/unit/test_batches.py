@@ -1,3 +1,5 @@
+import os
+
 import numpy as np
 
 from training.batches import StatefulBatches
@@ -24,17 +26,28 @@ def test_rows_are_contiguous_streams_and_labels_are_next_ids(tmp_path):
             np.testing.assert_array_equal(x[row], ids[start:start + 10])
             np.testing.assert_array_equal(y[row], ids[start + 1:start + 11])
     # Batch i+1 of a row continues where batch i stopped: the state carries over.
-    (x0, y0), (x1, _) = batches[0], batches[1]
+    (_, y0), (x1, _) = batches[0], batches[1]
     np.testing.assert_array_equal(x1[:, 0], y0[:, -1])
     assert y0.dtype.kind == "i"  # integer labels for sparse cross-entropy
     batches.close()
 
 
-def test_each_batch_reads_only_its_window(tmp_path):
+def test_each_batch_reads_only_its_window(tmp_path, monkeypatch):
+    """Memory stays one batch whatever the file size: a batch reads exactly its
+    rows' windows from the file, nothing more."""
     path = tmp_path / "train.txt"
     path.write_bytes(b"z" * 50_000)
-    batches = StatefulBatches(path, HyperParams(batch_size=2, seq_len=8), VOCAB)
-    x, y = batches[len(batches) - 1]
-    assert x.nbytes + y.nbytes <= 2 * 2 * 8 * 8  # one batch, not the file
-    assert not hasattr(batches, "data")
+    params = HyperParams(batch_size=2, seq_len=8)
+    bytes_read = []
+    real_pread = os.pread
+
+    def counting_pread(fd, length, offset):
+        data = real_pread(fd, length, offset)
+        bytes_read.append(len(data))
+        return data
+
+    monkeypatch.setattr(os, "pread", counting_pread)
+    batches = StatefulBatches(path, params, VOCAB)
+    batches[0], batches[len(batches) - 1]
+    assert sum(bytes_read) == 2 * params.chars_per_batch
     batches.close()

@@ -2,8 +2,7 @@ import argparse
 
 import pytest
 
-from training.config import (FitSettings, HyperParams, add_arguments,
-                             given_arguments)
+from training.config import FitSettings, HyperParams, add_arguments, given_arguments
 from training.errors import InputError
 
 
@@ -35,11 +34,6 @@ def test_integral_floats_become_ints_and_ints_become_floats():
     params = HyperParams.from_mapping({"batch_size": 64.0, "clip_norm": 0})
     assert params.batch_size == 64 and isinstance(params.batch_size, int)
     assert params.clip_norm == 0
-
-
-def test_frozen():
-    with pytest.raises(AttributeError):
-        HyperParams().batch_size = 3
 
 
 def test_cli_flags_come_from_the_declarations():

@@ -35,7 +35,8 @@ def test_inspect_counts_unknown_bytes_and_hashes(tmp_path):
     (b"", "train.txt: split is empty"),
     (b"fine\n\xff\xfe", "train.txt: not valid UTF-8 at byte 5"),
     (b"ends mid character \xc3", "ends inside a character"),
-    (b"short", "train.txt: 5 bytes is shorter than one batch (batch_size 8 x (seq_len 16 + 1) = 136)"),
+    (b"short", "train.txt: 5 bytes is shorter than one batch "
+               "(batch_size 8 x (seq_len 16 + 1) = 136)"),
 ])
 def test_bad_splits_fail_with_one_line(tmp_path, train, message):
     _splits(tmp_path, train=train)

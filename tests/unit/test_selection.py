@@ -4,9 +4,9 @@ import pytest
 
 from training.config import HyperParams, SelectionPolicy
 from training.errors import InputError
-from training.search_store import FAILED, OK, PENDING, PRUNED, TrialRecord
-from training.selection import (CSV_COLUMNS, NoTrialSucceeded, pareto_front, rank,
-                                select, write_trials_csv)
+from training.records import FAILED, OK, PENDING, PRUNED, TrialRecord
+from training.search_report import CSV_COLUMNS, write_trials_csv
+from training.selection import NoTrialSucceeded, pareto_front, rank, select
 
 TUTORIAL_COLUMNS = ("rank", "trial_num", "val_loss", "train_loss", "num_epochs",
                     "avg_epoch_seconds", "batch_size", "drop_rate", "embedding_size",
@@ -14,7 +14,8 @@ TUTORIAL_COLUMNS = ("rank", "trial_num", "val_loss", "train_loss", "num_epochs",
 
 
 def trial(num, val_loss=None, seconds=None, status=OK, **params) -> TrialRecord:
-    return TrialRecord(trial_num=num, run_id=f"run{num}", hyperparams=HyperParams(**params),
+    return TrialRecord(search_id="s", trial_num=num, run_id=f"run{num}",
+                       hyperparams=HyperParams(**params),
                        status=status, val_loss=val_loss,
                        train_loss=None if val_loss is None else val_loss - 0.1,
                        num_epochs=10 if status == OK else 3, avg_epoch_seconds=seconds)

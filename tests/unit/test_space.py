@@ -92,7 +92,7 @@ def test_file_with_fixed_values_and_loguniform(tmp_path):
     ("rnn_size: {uniform: [64, 512]}\n", "rnn_size", "whole numbers"),
     ("drop_rate: {uniform: [0.0, 0.5], choice: [0.1]}\n", "drop_rate", "expected one of"),
     ("drop_rate: {normal: [0.0, 0.5]}\n", "drop_rate", "expected one of"),
-    ("optimizer: {uniform: [0.0, 1.0]}\n", "optimizer", "expected str"),
+    ("optimizer: {uniform: [0.0, 1.0]}\n", "optimizer", "0.0 is not one of sgd"),
 ])
 def test_bad_space_names_the_file_and_the_key(tmp_path, text, key, detail):
     path = write(tmp_path, text)

@@ -2,30 +2,33 @@ import json
 
 import pytest
 
+from training.data import SPLIT_NAMES as SPLITS
 from training.errors import InputError
-from training.split import SPLITS, main, split_file, split_of
+from training.split import main, split_file, split_of
 
 
 def _read(out_dir, name):
     return (out_dir / f"{name}.txt").read_text(encoding="ascii").splitlines()
 
 
-def test_csv_with_multiline_quoted_tweets(tmp_path):
+def _split_text(tmp_path, text: str):
+    """Split ``text`` as a raw file; the report and every tweet written, sorted."""
     raw = tmp_path / "raw.txt"
-    raw.write_text('text\n"one, with a comma"\n"two\nlines"\nplain\n"say ""hi"""\n',
-                   encoding="utf-8")
+    raw.write_text(text, encoding="utf-8")
     report = split_file(raw, tmp_path / "out")
-    tweets = sorted(t for name in SPLITS for t in _read(tmp_path / "out", name))
+    return report, sorted(t for name in SPLITS for t in _read(tmp_path / "out", name))
+
+
+def test_csv_with_multiline_quoted_tweets(tmp_path):
+    report, tweets = _split_text(
+        tmp_path, 'text\n"one, with a comma"\n"two\nlines"\nplain\n"say ""hi"""\n')
     assert tweets == sorted(["one, with a comma", "two lines", "plain", 'say "hi"'])
     assert report.tweets_read == 4
 
 
 def test_one_tweet_per_line_dedup_and_normalisation(tmp_path):
-    raw = tmp_path / "raw.txt"
-    raw.write_text("first tweet\nsecond \u201cquoted\u201d &amp; more\nfirst tweet\n\n",
-                   encoding="utf-8")
-    report = split_file(raw, tmp_path / "out")
-    tweets = sorted(t for name in SPLITS for t in _read(tmp_path / "out", name))
+    report, tweets = _split_text(
+        tmp_path, "first tweet\nsecond \u201cquoted\u201d &amp; more\nfirst tweet\n\n")
     assert tweets == ['first tweet', 'second "quoted" & more']
     assert report.duplicates_dropped == 1 and report.empty_dropped == 1
     manifest = json.loads((tmp_path / "out" / "split.json").read_text())

@@ -8,31 +8,48 @@ version it already made for that training run.
 
 from __future__ import annotations
 
+import contextlib
+
 import mlflow
 from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
 
+from training import tracking
+from training.config import HyperParams
+
 MODEL_NAME = "tweetbot-charrnn"
 CHAMPION, CANDIDATE = "champion", "candidate"
-TAG_DATA_SHA256 = "tweetbot.data_sha256"
-TAG_TEST_LOSS = "tweetbot.test_loss"
+
+
+def model_uri(alias: str) -> str:
+    return f"models:/{MODEL_NAME}@{alias}"
 
 
 def version_by_alias(alias: str) -> ModelVersion | None:
     try:
-        return mlflow.MlflowClient().get_model_version_by_alias(MODEL_NAME, alias)
+        return tracking.client().get_model_version_by_alias(MODEL_NAME, alias)
     except MlflowException:
         return None
 
 
+def champion() -> ModelVersion | None:
+    return version_by_alias(CHAMPION)
+
+
+def champion_params() -> HyperParams | None:
+    """The hyper-parameters the champion was trained with, if there is one."""
+    version = champion()
+    if version is None:
+        return None
+    return HyperParams.from_text(tracking.client().get_run(version.run_id).data.params)
+
+
 def register(run_id: str, model_uri: str, tags: dict[str, str]) -> ModelVersion:
     """The version for this training run, registered on first call."""
-    client = mlflow.MlflowClient()
-    try:
+    client = tracking.client()
+    with contextlib.suppress(MlflowException):  # it exists already
         client.create_registered_model(MODEL_NAME, description=(
             "Character-level LSTM tweet generator, trained by the tweetbot_training DAG."))
-    except MlflowException:
-        pass  # already exists
     existing = client.search_model_versions(f"name = '{MODEL_NAME}' and run_id = '{run_id}'")
     version = existing[0] if existing else mlflow.register_model(
         model_uri, MODEL_NAME, tags=tags)
@@ -47,5 +64,5 @@ def promote_if_better(version: ModelVersion, test_loss: float,
     """Move ``champion`` to ``version`` if there is none or it is beaten."""
     if champion_test_loss is not None and not test_loss < champion_test_loss:
         return False
-    mlflow.MlflowClient().set_registered_model_alias(MODEL_NAME, CHAMPION, version.version)
+    tracking.client().set_registered_model_alias(MODEL_NAME, CHAMPION, version.version)
     return True

@@ -1,21 +1,21 @@
-"""Pod settings for the Kubernetes executor, built in one place from the environment.
+"""Pod settings for steps placed on Kubernetes, read from the environment once.
 
 Every trial, the base-model training and the evaluation run as one pod each,
 all from the trainer image, with the same command a local process runs
-(``python -m training.<step> ...``). Settings come from ``TWEETBOT_K8S_*``
-variables; MLflow and S3 settings reach the pod only through a Kubernetes
-secret (``envFrom``), never inline.
+(``python -m training.<step> ...``). Settings come from these variables; MLflow
+and S3 settings reach the pod only through a Kubernetes secret (``envFrom``),
+never inline.
 
 | variable | default |
 | --- | --- |
-| TWEETBOT_TRAINER_IMAGE | tweetbot-trainer:latest |
+| TWEETBOT_TRAINER_IMAGE | tweetbot-trainer:<this package's version> |
 | TWEETBOT_K8S_NAMESPACE | tweetbot |
 | TWEETBOT_K8S_GPUS | 1 (``nvidia.com/gpu`` limit; 0 for CPU-only pods) |
 | TWEETBOT_K8S_CPU / TWEETBOT_K8S_MEMORY | 2 / 8Gi (requests; memory is also the limit) |
 | TWEETBOT_K8S_NODE_SELECTOR | none; JSON object, e.g. {"gpu": "a100"} |
 | TWEETBOT_K8S_TOLERATIONS | tolerate the nvidia.com/gpu taint; JSON list |
 | TWEETBOT_K8S_ENV_SECRET | tweetbot-env (MLFLOW_TRACKING_URI, AWS_* ...) |
-| TWEETBOT_K8S_CHECKPOINT_PVC | none; a PVC mounted at /checkpoints so a retried base-model pod resumes |
+| TWEETBOT_K8S_CHECKPOINT_PVC | none; a PVC mounted at /checkpoints so a retried pod resumes |
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass, field
+from importlib import metadata
 from typing import Any
 
 from training.errors import InputError
@@ -30,11 +31,17 @@ from training.errors import InputError
 GPU_RESOURCE = "nvidia.com/gpu"
 DEFAULT_TOLERATIONS = [{"key": GPU_RESOURCE, "operator": "Exists", "effect": "NoSchedule"}]
 CHECKPOINT_MOUNT = "/checkpoints"
+# The pod's own disk: TWEETBOT_HOME inside the trainer container.
+POD_HOME = "/tmp/tweetbot"
+
+
+def _default_image() -> str:
+    return f"tweetbot-trainer:{metadata.version('tweetbot')}"
 
 
 @dataclass(frozen=True)
 class PodSettings:
-    image: str = "tweetbot-trainer:latest"
+    image: str = field(default_factory=_default_image)
     namespace: str = "tweetbot"
     gpus: int = 1
     cpu: str = "2"
@@ -45,7 +52,7 @@ class PodSettings:
     checkpoint_pvc: str | None = None
 
     @classmethod
-    def from_env(cls, environ=os.environ) -> "PodSettings":
+    def from_env(cls, environ=os.environ) -> PodSettings:
         def text(name, default):
             return environ.get(name) or default
 
@@ -54,7 +61,7 @@ class PodSettings:
         except ValueError:
             raise InputError("TWEETBOT_K8S_GPUS: expected a whole number") from None
         return cls(
-            image=text("TWEETBOT_TRAINER_IMAGE", cls.image),
+            image=text("TWEETBOT_TRAINER_IMAGE", _default_image()),
             namespace=text("TWEETBOT_K8S_NAMESPACE", cls.namespace),
             gpus=gpus, cpu=text("TWEETBOT_K8S_CPU", cls.cpu),
             memory=text("TWEETBOT_K8S_MEMORY", cls.memory),
@@ -62,6 +69,12 @@ class PodSettings:
             tolerations=_json(environ, "TWEETBOT_K8S_TOLERATIONS", DEFAULT_TOLERATIONS, list),
             env_secret=text("TWEETBOT_K8S_ENV_SECRET", cls.env_secret),
             checkpoint_pvc=environ.get("TWEETBOT_K8S_CHECKPOINT_PVC") or None)
+
+    @property
+    def checkpoint_root(self) -> str:
+        """Where steps keep checkpoints: the shared volume, so a retried pod
+        resumes; without one, the pod's own disk (a retry starts over)."""
+        return CHECKPOINT_MOUNT if self.checkpoint_pvc else f"{POD_HOME}/runs"
 
 
 def _json(environ, name: str, default, kind):
@@ -77,8 +90,9 @@ def _json(environ, name: str, default, kind):
     return value
 
 
-def pod_operator_kwargs(module: str, settings: PodSettings) -> dict[str, Any]:
-    """Keyword arguments for ``KubernetesPodOperator`` running ``python -m module``."""
+def pod_operator_kwargs(settings: PodSettings) -> dict[str, Any]:
+    """Keyword arguments for a ``KubernetesPodOperator`` running a trainer pod
+    (the command and its arguments come from the step it runs)."""
     from kubernetes.client import models as k8s
 
     limits = {"memory": settings.memory}
@@ -92,17 +106,15 @@ def pod_operator_kwargs(module: str, settings: PodSettings) -> dict[str, Any]:
     return {
         "image": settings.image,
         "namespace": settings.namespace,
-        "cmds": ["python", "-m", module],
         "container_resources": k8s.V1ResourceRequirements(
             requests={"cpu": settings.cpu, "memory": settings.memory}, limits=limits),
         "node_selector": settings.node_selector or None,
         "tolerations": [k8s.V1Toleration(**t) for t in settings.tolerations],
         "env_from": [k8s.V1EnvFromSource(
             secret_ref=k8s.V1SecretEnvSource(name=settings.env_secret))],
-        "env_vars": {"TWEETBOT_HOME": "/tmp/tweetbot", "TF_CPP_MIN_LOG_LEVEL": "2"},
+        "env_vars": {"TWEETBOT_HOME": POD_HOME, "TF_CPP_MIN_LOG_LEVEL": "2"},
         "volumes": volumes, "volume_mounts": mounts,
-        "labels": {"app.kubernetes.io/name": "tweetbot",
-                   "app.kubernetes.io/component": module.rsplit(".", 1)[-1]},
+        "labels": {"app.kubernetes.io/name": "tweetbot"},
         "do_xcom_push": True,          # the result JSON comes back through the sidecar
         "deferrable": True,            # no worker slot held while a pod trains
         "durable": True,               # reattach to a running pod after a restart

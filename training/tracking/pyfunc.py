@@ -1,7 +1,8 @@
 """The registered model: an MLflow pyfunc that writes tweets.
 
-Input: a table with a ``prompt`` column and optional ``temperature`` (default
-0.8), ``max_chars`` (280), ``n`` (1) and ``seed`` columns; one row per request.
+Input: a table with a ``prompt`` column and optional ``temperature``,
+``max_chars``, ``n`` and ``seed`` columns (defaults: ``GenerationRequest``'s);
+one row per request.
 Output: one row per generated tweet, with the request's row number and the text.
 A bad request (no ``prompt``, ``temperature <= 0``, ``n < 1``, ...) is refused
 with a message naming the column; served, that is an HTTP 400.
@@ -21,13 +22,15 @@ from mlflow.models import ModelSignature
 from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
 from mlflow.types.schema import AnyType, ColSpec, Schema
 
+from training import tracking
 from training.checkpoints import BEST_FILENAME
 from training.errors import InputError
+from training.generate import GenerationRequest
 from training.vocab import VOCAB_FILENAME
 
 ARTIFACT_PATH = "model"
-INPUT_COLUMNS = ("prompt", "temperature", "max_chars", "n", "seed")
-DEFAULTS = {"prompt": "", "temperature": 0.8, "max_chars": 280, "n": 1, "seed": None}
+INPUT_COLUMNS = tuple(GenerationRequest.model_fields)
+DEFAULTS = GenerationRequest().model_dump()
 
 
 class TweetGeneratorModel(mlflow.pyfunc.PythonModel):
@@ -49,10 +52,8 @@ class TweetGeneratorModel(mlflow.pyfunc.PythonModel):
         return pd.DataFrame(rows, columns=["row", "tweet"])
 
 
-def parse_requests(table: pd.DataFrame):
+def parse_requests(table: pd.DataFrame) -> list[GenerationRequest]:
     """Validate a request table; one clear error naming the column or row."""
-    from training.generate import GenerationRequest
-
     if not isinstance(table, pd.DataFrame):
         table = pd.DataFrame(table)
     unknown = [c for c in table.columns if c not in INPUT_COLUMNS]
@@ -62,10 +63,10 @@ def parse_requests(table: pd.DataFrame):
     for index, row in enumerate(table.to_dict("records")):
         values = {**DEFAULTS, **{k: v for k, v in row.items() if not _missing(v)}}
         try:
-            requests.append(GenerationRequest(
-                prompt=str(values["prompt"]), temperature=float(values["temperature"]),
-                max_chars=_whole(values, "max_chars"), n=_whole(values, "n"),
-                seed=None if values["seed"] is None else _whole(values, "seed")))
+            requests.append(GenerationRequest.from_mapping({
+                "prompt": str(values["prompt"]), "temperature": float(values["temperature"]),
+                "max_chars": _whole(values, "max_chars"), "n": _whole(values, "n"),
+                "seed": None if values["seed"] is None else _whole(values, "seed")}))
         except (InputError, ValueError, TypeError) as error:
             raise InputError(f"row {index}: {error}") from None
     return requests
@@ -109,3 +110,16 @@ def log_generator_model(checkpoint_dir: Path) -> str:
         signature=signature, input_example=example,
         code_paths=[str(Path(training.__file__).parent)])
     return info.model_uri
+
+
+def generate(model_uri: str, request: GenerationRequest) -> list[str]:
+    """Tweets from a logged or registered model (``models:/name@alias``)."""
+    tracking.configure()
+    try:
+        model = mlflow.pyfunc.load_model(model_uri)
+    except MlflowException as error:
+        first = str(error).splitlines()[0]
+        raise InputError(f"--model-uri {model_uri}: cannot load ({first})") from None
+    # An absent optional column, not a null one: the signature types seed as long.
+    row = {k: v for k, v in request.model_dump().items() if v is not None}
+    return list(model.predict(pd.DataFrame([row]))["tweet"])

@@ -1,0 +1,14 @@
+"""The Airflow-facing half of tweetbot, imported only by the DAG files.
+
+    placement     where a step runs: a process on the worker, or a Kubernetes pod
+    pod_settings  the trial pods' image, resources, GPU, node selection and secrets
+
+``training`` never imports this package: the trainer image has no Airflow. The
+dag-processor skips it (``.airflowignore``); Airflow puts the DAG folder on
+``sys.path``, so the DAG files import it by name.
+"""
+
+from airflow.sdk import Asset
+
+# Published by tweetbot_prepare_splits; schedules tweetbot_training.
+SPLITS_ASSET = Asset("tweetbot_splits")

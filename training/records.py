@@ -1,0 +1,135 @@
+"""What the steps of a search and of a DAG run hand each other.
+
+Small frozen types with explicit JSON at the boundary (``to_json`` /
+``from_json``): Airflow's XCom and a step's result file carry the JSON, the code
+carries these types. No MLflow or TensorFlow here, so ranking, plotting and
+planning cost no heavy import.
+
+    validate_splits -> RunInputs
+    start_search    -> SearchRun
+    suggest         -> [Step]          (each a trial command)
+    a trial         -> TrialRecord     (also what MLflow holds of every trial)
+    select          -> ChosenTrial
+    train           -> TrainedModel
+    evaluate        -> Evaluation
+    register        -> Registration
+
+Every result that an MLflow run stands behind carries its ``run_id``: the
+Airflow UI's "MLflow run" link opens it.
+"""
+
+from __future__ import annotations
+
+import typing
+from typing import Literal
+
+from training.config import Frozen, HyperParams
+from training.run_config import RunConfig
+
+TrialStatus = Literal["pending", "running", "ok", "pruned", "failed"]
+PENDING, RUNNING, OK, PRUNED, FAILED = typing.get_args(TrialStatus)
+FINISHED_STATUSES = (OK, PRUNED, FAILED)
+
+
+def trial_name(trial_num: int) -> str:
+    """``trial-003``: names a trial's MLflow run, result file, log and checkpoints."""
+    return f"trial-{trial_num:03d}"
+
+
+class TrialRecord(Frozen):
+    """One trial: what the trial command reports and what MLflow holds of it."""
+
+    search_id: str
+    trial_num: int
+    run_id: str
+    hyperparams: HyperParams
+    status: TrialStatus
+    val_loss: float | None = None
+    train_loss: float | None = None
+    num_epochs: int = 0
+    avg_epoch_seconds: float | None = None
+    failure_reason: str | None = None
+
+    @property
+    def finished(self) -> bool:
+        return self.status in FINISHED_STATUSES
+
+
+class Step(Frozen):
+    """A step as a command, ``python -m <module> <arguments>``, before it is placed.
+
+    Where it runs, where it writes its JSON result (``--result-path``) and where
+    it keeps checkpoints (``--checkpoint-dir``, when ``checkpoint`` is set) are
+    the placement's to decide: a local process and a pod differ only there.
+    ``name`` is unique within ``folder`` (the search id) and names both."""
+
+    module: str
+    arguments: tuple[str, ...]
+    folder: str
+    name: str
+    label: str = ""
+    checkpoint: bool = False
+
+
+class RunInputs(Frozen):
+    """What a DAG run works on: its validated parameters, the splits it checked
+    (location, SHA-256 over the three files, sizes) and the search it runs."""
+
+    search_id: str
+    data_location: str
+    data_sha256: str
+    split_bytes: dict[str, int]
+    config: RunConfig
+
+
+class SearchRun(Frozen):
+    """A search's parent run in MLflow, opened by ``start_search``."""
+
+    search_id: str
+    run_id: str
+
+
+class ChosenTrial(Frozen):
+    """The trial the base model is trained with, and why."""
+
+    run_id: str  # the search's parent run, where the table and the plot are
+    trial_num: int
+    trial_run_id: str
+    hyperparams: HyperParams
+    val_loss: float
+    reason: str
+
+    @property
+    def search_run_id(self) -> str:
+        return self.run_id
+
+
+class TrainedModel(Frozen):
+    """A finished ``python -m training.train`` run."""
+
+    run_id: str
+    model_uri: str | None
+    best_val_loss: float
+    best_epoch: int
+    num_epochs: int
+    stop_reason: str | None
+
+
+class Evaluation(Frozen):
+    """Test-split loss of a model and of the champion it challenges."""
+
+    run_id: str
+    test_loss: float
+    test_bits_per_char: float
+    champion_version: int | None = None
+    champion_test_loss: float | None = None
+
+
+class Registration(Frozen):
+    """The model version a run registered, and whether it became the champion."""
+
+    run_id: str
+    version: int
+    champion: bool
+    test_loss: float
+    verdict: str

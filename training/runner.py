@@ -1,0 +1,69 @@
+"""The one local runner: a step as a process on this machine.
+
+The DAG's local placement runs one step per Airflow task through it, and
+``python -m training.search`` runs a pool of trials through it. The command is
+exactly what a pod runs, ``python -m <module> <arguments>``, plus where this
+machine keeps the step's result and checkpoints:
+
+    $TWEETBOT_HOME/runs/<search id>/<step name>.json   --result-path
+    $TWEETBOT_HOME/runs/<search id>/<step name>/       --checkpoint-dir (if the step takes one)
+
+A process's output goes, line by line, to the task log or the given file, so a
+long run can be watched.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TextIO
+
+from training import settings
+from training.records import Step
+
+
+class StepFailed(RuntimeError):
+    """A step's process ended without a result (a crash, a kill, an OOM)."""
+
+
+@dataclass(frozen=True)
+class LocalCommand:
+    """A step placed on this machine."""
+
+    step: Step
+    result_path: Path
+    checkpoint_dir: Path | None
+
+    @property
+    def argv(self) -> list[str]:
+        argv = [sys.executable, "-m", self.step.module, *self.step.arguments,
+                "--result-path", str(self.result_path)]
+        if self.checkpoint_dir is not None:
+            argv += ["--checkpoint-dir", str(self.checkpoint_dir)]
+        return argv
+
+
+def place(step: Step) -> LocalCommand:
+    folder = settings.state_dir() / "runs" / step.folder
+    return LocalCommand(step, folder / f"{step.name}.json",
+                        folder / step.name if step.checkpoint else None)
+
+
+def run(command: LocalCommand, output: TextIO | None = None) -> dict:
+    """Run the command; its JSON result, or ``StepFailed``."""
+    command.result_path.unlink(missing_ok=True)
+    environment = {"TF_CPP_MIN_LOG_LEVEL": "2", **os.environ}
+    process = subprocess.Popen(command.argv, env=environment, text=True,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    for line in process.stdout:
+        print(line, end="", file=output or sys.stdout, flush=True)
+    status = process.wait()
+    if status != 0 or not command.result_path.exists():
+        missing = "" if command.result_path.exists() else " without a result"
+        raise StepFailed(f"python -m {command.step.module} exited with status "
+                         f"{status}{missing}")
+    return json.loads(command.result_path.read_text())

@@ -1,0 +1,101 @@
+"""A finished search, written down: the choice, ``trials.csv``, the plot, the table.
+
+``finish_search`` is the DAG's ``select`` task and the local driver's last
+step: it chooses the trial (``training.selection``), logs the ranked
+``trials.csv`` (the tutorial's columns) and the loss-against-time plot to the
+search's parent run, tags the choice and its reason, and closes the run
+(FAILED if no trial succeeded). ``format_table`` is the same ranking for a
+terminal.
+"""
+
+from __future__ import annotations
+
+import csv
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from training.config import SelectionPolicy
+from training.records import FAILED, PRUNED, TrialRecord
+from training.selection import NoTrialSucceeded, Selection, pareto_front, rank, select
+from training.tracking import tags
+
+if TYPE_CHECKING:  # a store is handed in; this module stays free of MLflow
+    from training.tracking.search_store import SearchStore
+
+CSV_COLUMNS = ("rank", "trial_num", "val_loss", "train_loss", "num_epochs",
+               "avg_epoch_seconds", "batch_size", "drop_rate", "embedding_size",
+               "num_layers", "rnn_size", "seq_len", "optimizer", "clip_norm",
+               "learning_rate", "status", "failure_reason", "run_id")
+
+
+def finish_search(store: SearchStore, policy: SelectionPolicy,
+                  max_epochs: int) -> Selection:
+    """Select the winner and record the search on its parent run; raises
+    ``NoTrialSucceeded`` (after closing the run FAILED) if there is none."""
+    from training.plots import trade_off
+
+    trials = store.trials()
+    pruned = [t for t in trials if t.status == PRUNED]
+    metrics = {"trials_pruned": len(pruned),
+               "trial_epochs_saved_by_pruning": sum(max(0, max_epochs - t.num_epochs)
+                                                    for t in pruned)}
+    with tempfile.TemporaryDirectory() as scratch:
+        table = write_trials_csv(trials, Path(scratch) / "trials.csv")
+        try:
+            selection = select(trials, policy)
+        except NoTrialSucceeded as error:
+            store.close_parent(metrics, {tags.SELECTION: str(error)}, [table], "FAILED")
+            raise
+        chosen = selection.trial
+        plot = trade_off(trials, pareto_front(trials), chosen,
+                         Path(scratch) / "trade_off.png",
+                         title=f"search {store.search_id}: {len(trials)} trials")
+        store.close_parent(
+            {**metrics, "chosen_val_loss": chosen.val_loss},
+            {tags.CHOSEN_TRIAL: str(chosen.trial_num), tags.CHOSEN_RUN_ID: chosen.run_id,
+             tags.SELECTION: selection.reason},
+            [table, plot], "FINISHED")
+    return selection
+
+
+def write_trials_csv(trials: Sequence[TrialRecord], path: Path) -> Path:
+    with open(path, "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=CSV_COLUMNS)
+        writer.writeheader()
+        for position, trial in enumerate(rank(trials), start=1):
+            writer.writerow({
+                "rank": position, "trial_num": trial.trial_num,
+                "val_loss": _number(trial.val_loss), "train_loss": _number(trial.train_loss),
+                "num_epochs": trial.num_epochs,
+                "avg_epoch_seconds": _number(trial.avg_epoch_seconds),
+                **{k: v for k, v in trial.hyperparams.to_dict().items()
+                   if k in CSV_COLUMNS},
+                "status": trial.status, "failure_reason": trial.failure_reason or "",
+                "run_id": trial.run_id})
+    return Path(path)
+
+
+def format_table(trials: Sequence[TrialRecord], chosen: TrialRecord | None = None) -> str:
+    lines = [f"{'rank':>4} {'trial':>5} {'status':>7} {'val_loss':>8} {'epochs':>6} "
+             f"{'s/epoch':>7}  params"]
+    for position, trial in enumerate(rank(trials), start=1):
+        loss = f"{trial.val_loss:.4f}" if trial.val_loss is not None else "-"
+        seconds = f"{trial.avg_epoch_seconds:.1f}" if trial.avg_epoch_seconds else "-"
+        mark = " <- chosen" if chosen is not None and trial.trial_num == chosen.trial_num else ""
+        detail = (trial.failure_reason if trial.status == FAILED
+                  else describe(trial.hyperparams))
+        lines.append(f"{position:>4} {trial.trial_num:>5} {trial.status:>7} {loss:>8} "
+                     f"{trial.num_epochs:>6} {seconds:>7}  {detail}{mark}")
+    return "\n".join(lines)
+
+
+def describe(hyperparams, names=None) -> str:
+    """``batch_size=64 rnn_size=128 ...``: the set values (or just ``names``)."""
+    return " ".join(f"{k}={v}" for k, v in hyperparams.to_dict().items()
+                    if v is not None and (names is None or k in names))
+
+
+def _number(value: float | None) -> str:
+    return "" if value is None else f"{value:.6g}"

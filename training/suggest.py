@@ -1,0 +1,61 @@
+"""Propose a search's next trials from what MLflow holds of it.
+
+Called once per round by the DAG (``suggest_r*``) and whenever a slot frees up
+by the local driver (``training.search``). Each suggestion is recorded as a
+pending trial run at once, so a crash never loses one and a re-run never
+duplicates one.
+"""
+
+from __future__ import annotations
+
+from training.config import HyperParams, SearchSettings
+from training.records import OK, PRUNED
+from training.sampler import HyperoptSampler, Observation, point_key
+from training.space import SearchSpace
+from training.tracking import registry
+from training.tracking.search_store import SearchStore
+
+
+def suggest_trials(store: SearchStore, space: SearchSpace, search: SearchSettings,
+                   k: int) -> list[tuple[int, HyperParams]]:
+    """Record up to ``k`` new trials (status pending) and return them.
+
+    Conditioned on every finished trial of the search as MLflow holds it;
+    unfinished ones count as pending. Never exceeds ``num_trials`` in total.
+    """
+    records = store.trials()
+    k = min(k, search.num_trials - len(records))
+    if k <= 0:
+        return []
+    observations = [Observation(_point(space, r.hyperparams),
+                                r.val_loss if r.status in (OK, PRUNED) else None)
+                    for r in records if r.finished]
+    taken = [_point(space, r.hyperparams) for r in records if not r.finished]
+    chosen: list[HyperParams] = []
+    if not records and search.warm_start:
+        chosen = warm_start_points(store, search.warm_start)[:k]
+        taken += [_point(space, params) for params in chosen]
+    sampler = HyperoptSampler(space, search.algorithm, search.n_startup_jobs,
+                              search.sampler_seed)
+    points = sampler.suggest(observations, taken, k - len(chosen))
+    chosen += [space.to_hyperparams(point) for point in points]
+    first = max((r.trial_num for r in records), default=0) + 1
+    trials = list(enumerate(chosen, start=first))
+    for trial_num, params in trials:
+        store.create_trial(trial_num, params)
+    return trials
+
+
+def warm_start_points(store: SearchStore, limit: int) -> list[HyperParams]:
+    """The champion's params, then the best ok trials of earlier searches."""
+    champion = registry.champion_params()
+    points = [champion] if champion is not None else []
+    # Earlier searches often found the same point more than once: ask for spares.
+    for params in store.best_trials_elsewhere(limit * 4):
+        if all(point_key(params.to_dict()) != point_key(p.to_dict()) for p in points):
+            points.append(params)
+    return points[:limit + (champion is not None)]
+
+
+def _point(space: SearchSpace, params: HyperParams) -> dict:
+    return {name: getattr(params, name) for name in space.names}

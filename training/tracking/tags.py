@@ -1,0 +1,28 @@
+"""The MLflow tag names tweetbot writes and searches by, declared once.
+
+Runs: ``KIND`` says what a run is (``search``, ``trial``, ``train``); trials and
+their search share ``SEARCH_ID``, so any process finds them without being handed
+run ids. Model versions carry the lineage tags (``DAG_RUN_ID``, ``SEARCH_RUN_ID``,
+``DATA_SHA256``, ``TEST_LOSS``).
+"""
+
+KIND = "tweetbot.kind"
+SEARCH, TRIAL, TRAIN = "search", "trial", "train"  # values of KIND
+
+SEARCH_ID = "tweetbot.search_id"
+TRIAL_NUM = "tweetbot.trial_num"
+TRIAL_STATUS = "tweetbot.trial_status"
+FAILURE_REASON = "tweetbot.failure_reason"
+PARENT_RUN_ID = "mlflow.parentRunId"  # MLflow's own: nests trials under their search
+
+SELECTION = "tweetbot.selection"
+CHOSEN_TRIAL = "tweetbot.chosen_trial"
+CHOSEN_RUN_ID = "tweetbot.chosen_run_id"
+
+MODEL_URI = "tweetbot.model_uri"
+STOP_REASON = "tweetbot.stop_reason"
+DAG_RUN_ID = "tweetbot.dag_run_id"
+SEARCH_RUN_ID = "tweetbot.search_run_id"
+CHOSEN_TRIAL_RUN_ID = "tweetbot.chosen_trial_run_id"
+DATA_SHA256 = "tweetbot.data_sha256"
+TEST_LOSS = "tweetbot.test_loss"
