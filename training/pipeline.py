@@ -32,7 +32,7 @@ from training.records import (
     TrainedModel,
 )
 from training.run_config import RunConfig
-from training.search_report import describe, finish_search
+from training.search_report import describe, finish_search, search_params
 from training.space import SearchSpace
 from training.suggest import suggest_trials
 from training.tracking import registry, tags
@@ -82,11 +82,9 @@ def _smallest(space: SearchSpace, name: str) -> int:
 def start_search(run: RunInputs) -> SearchRun:
     config = run.config
     store = SearchStore(run.search_id)
-    run_id = store.open_parent({"space": json.dumps(config.space.describe()),
-                                **config.search.to_dict(),
-                                "max_epochs": config.pipeline.max_epochs,
-                                "data_location": run.data_location,
-                                "data_sha256": run.data_sha256})
+    run_id = store.open_parent(search_params(config.space, config.search,
+                                             config.pipeline.max_epochs, run.data_location,
+                                             run.data_sha256))
     return SearchRun(search_id=store.search_id, run_id=run_id)
 
 

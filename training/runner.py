@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -28,6 +29,11 @@ from training.records import Step
 
 class StepFailed(RuntimeError):
     """A step's process ended without a result (a crash, a kill, an OOM)."""
+
+
+class StepInterrupted(RuntimeError):
+    """A step's process was interrupted (Ctrl-C): it did not fail, and running
+    it again continues it from its last checkpoint."""
 
 
 @dataclass(frozen=True)
@@ -47,10 +53,15 @@ class LocalCommand:
         return argv
 
 
+def folder(name: str) -> Path:
+    """Where this machine keeps a search's step results, checkpoints and logs."""
+    return settings.state_dir() / "runs" / name
+
+
 def place(step: Step) -> LocalCommand:
-    folder = settings.state_dir() / "runs" / step.folder
-    return LocalCommand(step, folder / f"{step.name}.json",
-                        folder / step.name if step.checkpoint else None)
+    folder_path = folder(step.folder)
+    return LocalCommand(step, folder_path / f"{step.name}.json",
+                        folder_path / step.name if step.checkpoint else None)
 
 
 def run(command: LocalCommand, output: TextIO | None = None) -> dict:
@@ -62,6 +73,8 @@ def run(command: LocalCommand, output: TextIO | None = None) -> dict:
     for line in process.stdout:
         print(line, end="", file=output or sys.stdout, flush=True)
     status = process.wait()
+    if status == -signal.SIGINT:
+        raise StepInterrupted(f"python -m {command.step.module} was interrupted")
     if status != 0 or not command.result_path.exists():
         missing = "" if command.result_path.exists() else " without a result"
         raise StepFailed(f"python -m {command.step.module} exited with status "

@@ -16,13 +16,12 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 import sys
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from pathlib import Path
 
-from training import settings, storage
+from training import runner, storage
 from training.config import (
     FitSettings,
     HyperParams,
@@ -35,7 +34,7 @@ from training.config import (
 )
 from training.errors import InputError
 from training.records import FAILED, TrialRecord, trial_name
-from training.search_report import describe, finish_search, format_table
+from training.search_report import describe, finish_search, format_table, search_params
 from training.selection import NoTrialSucceeded
 from training.space import SearchSpace
 from training.suggest import suggest_trials
@@ -52,32 +51,36 @@ class LocalSearch:
         self.store = SearchStore(search_id)
         self.data_dir, self.space, self.search = data_dir, space, search
         self.fit, self.pruning, self.report = fit, pruning, report
-        self.folder = settings.state_dir() / "runs" / search_id
+        self.folder = runner.folder(search_id)
         self.finished = 0
 
     def run(self) -> None:
-        self.store.open_parent({"space": json.dumps(self.space.describe()),
-                                **self.search.to_dict(), "max_epochs": self.fit.num_epochs,
-                                "data_dir": str(self.data_dir)})
+        self.store.open_parent(search_params(self.space, self.search, self.fit.num_epochs,
+                                             str(self.data_dir)))
         records = self.store.trials()
         # Trials suggested by an earlier, interrupted run go first.
         queue = [(r.trial_num, r.hyperparams) for r in records if not r.finished]
         self.finished = sum(r.finished for r in records)
         running: dict[Future, int] = {}
         with ThreadPoolExecutor(max_workers=self.search.parallel) as pool:
-            while True:
-                free = self.search.parallel - len(running)
-                if free > 0 and not queue:
-                    queue = suggest_trials(self.store, self.space, self.search, free)
-                while queue and len(running) < self.search.parallel:
-                    trial_num, params = queue.pop(0)
-                    running[pool.submit(self._run_trial, trial_num, params)] = trial_num
-                if not running:
-                    return
-                done, _ = wait(running, return_when=FIRST_COMPLETED)
-                for future in done:
-                    del running[future]
-                    self._report(future.result())
+            try:
+                while True:
+                    free = self.search.parallel - len(running)
+                    if free > 0 and not queue:
+                        queue = suggest_trials(self.store, self.space, self.search, free)
+                    while queue and len(running) < self.search.parallel:
+                        trial_num, params = queue.pop(0)
+                        running[pool.submit(self._run_trial, trial_num, params)] = trial_num
+                    if not running:
+                        return
+                    done, _ = wait(running, return_when=FIRST_COMPLETED)
+                    for future in done:
+                        del running[future]
+                        self._report(future.result())
+            except KeyboardInterrupt:
+                # Ctrl-C reached the trial processes too; start nothing more.
+                pool.shutdown(wait=False, cancel_futures=True)
+                raise
 
     def _run_trial(self, trial_num: int, params: HyperParams) -> TrialRecord:
         spec = TrialSpec(search_id=self.store.search_id, trial_num=trial_num,
@@ -140,6 +143,10 @@ def main(argv: list[str] | None = None) -> int:
     except InputError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    except (KeyboardInterrupt, runner.StepInterrupted):
+        print(f"interrupted; run the same command to continue search {search_id}",
+              file=sys.stderr)
+        return 130
     except NoTrialSucceeded as error:
         print(format_table(driver.store.trials()))
         print(f"error: {error}; see the trial logs in {driver.folder}", file=sys.stderr)

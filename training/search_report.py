@@ -1,5 +1,7 @@
-"""A finished search, written down: the choice, ``trials.csv``, the plot, the table.
+"""A search, written down: what it searches, then the choice, ``trials.csv``, the
+plot and the table.
 
+``search_params`` is what the search's parent run records when it opens.
 ``finish_search`` is the DAG's ``select`` task and the local driver's last
 step: it chooses the trial (``training.selection``), logs the ranked
 ``trials.csv`` (the tutorial's columns) and the loss-against-time plot to the
@@ -11,14 +13,16 @@ terminal.
 from __future__ import annotations
 
 import csv
+import json
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from training.config import SelectionPolicy
+from training.config import SearchSettings, SelectionPolicy
 from training.records import FAILED, PRUNED, TrialRecord
 from training.selection import NoTrialSucceeded, Selection, pareto_front, rank, select
+from training.space import SearchSpace
 from training.tracking import tags
 
 if TYPE_CHECKING:  # a store is handed in; this module stays free of MLflow
@@ -28,6 +32,14 @@ CSV_COLUMNS = ("rank", "trial_num", "val_loss", "train_loss", "num_epochs",
                "avg_epoch_seconds", "batch_size", "drop_rate", "embedding_size",
                "num_layers", "rnn_size", "seq_len", "optimizer", "clip_norm",
                "learning_rate", "status", "failure_reason", "run_id")
+
+
+def search_params(space: SearchSpace, search: SearchSettings, max_epochs: int,
+                  data_location: str, data_sha256: str | None = None) -> dict:
+    """What a search's parent run records about it, as MLflow params."""
+    params = {"space": json.dumps(space.describe()), **search.to_dict(),
+              "max_epochs": max_epochs, "data_location": data_location}
+    return {**params, "data_sha256": data_sha256} if data_sha256 else params
 
 
 def finish_search(store: SearchStore, policy: SelectionPolicy,

@@ -50,22 +50,28 @@ class SearchSpace:
             raise InputError(f"{path}: not valid YAML ({first})") from None
         if not isinstance(raw, dict):
             raise InputError(f"{path}: expected a mapping of parameter names")
-        return cls.from_mapping({**raw, **(overrides or {})}, source=str(path))
+        overrides = dict(overrides or {})
+        return cls.from_mapping({**raw, **overrides}, source=str(path),
+                                sources=dict.fromkeys(overrides, "space_overrides"))
 
     @classmethod
-    def from_mapping(cls, raw: Mapping[str, Any], source: str = "search space"):
+    def from_mapping(cls, raw: Mapping[str, Any], source: str = "search space",
+                     sources: Mapping[str, str] | None = None):
+        """``sources`` names where a key came from when not from ``source`` (a
+        run's ``space_overrides``), so an error points at the right place."""
         dimensions, fixed = [], {}
         for name, spec in raw.items():
-            where = f"{source}: {name}"
+            origin = (sources or {}).get(name, source)
+            where = f"{origin}: {name}"
             if not isinstance(spec, dict):
-                _check_value(source, name, spec)
+                _check_value(origin, name, spec)
                 fixed[name] = spec
                 continue
             if len(spec) != 1 or next(iter(spec)) not in KINDS:
                 raise InputError(f"{where}: expected one of {', '.join(KINDS)} "
                                  f"or a plain value, got {spec!r}")
             kind, values = next(iter(spec.items()))
-            dimensions.append(_dimension(source, name, kind, values))
+            dimensions.append(_dimension(origin, name, kind, values))
         space = cls(tuple(dimensions), fixed)
         _check_value(source, None, space.fixed)  # fixed values together must fit
         return space

@@ -30,7 +30,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from training import settings, storage
-from training.atomic import replacing
+from training.atomic import replacing, write_atomically
 from training.data import SPLIT_NAMES
 from training.errors import InputError
 from training.vocab import Vocabulary
@@ -148,7 +148,8 @@ def split_file(raw: Path, out_dir: Path, fmt: str = "auto",
             _write_splits(read_tweets(raw, fmt), handles, vocab, report)
             if not sum(report.tweets.values()):
                 raise InputError(f"{raw}: no tweets found (is the file empty?)")
-        (out_dir / MANIFEST_FILENAME).write_text(json.dumps(report.to_dict(), indent=2))
+        write_atomically(out_dir / MANIFEST_FILENAME,
+                         json.dumps(report.to_dict(), indent=2).encode())
         return report
     finally:
         if created_dir and not any(out_dir.iterdir()):

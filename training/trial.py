@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
-from training import runner, settings, storage
+from training import runner, storage
 from training.atomic import write_atomically
 from training.checkpoints import TrainingState
 from training.config import (
@@ -76,7 +76,8 @@ class TrialSpec:
                     label=label, checkpoint=True)
 
     def default_checkpoint_dir(self) -> Path:
-        return settings.state_dir() / "searches" / self.search_id / trial_name(self.trial_num)
+        """The local runner's folder for this trial."""
+        return runner.folder(self.search_id) / trial_name(self.trial_num)
 
 
 def describe_failure(error: BaseException) -> str:
@@ -140,7 +141,8 @@ def run_trial(spec: TrialSpec) -> TrialRecord:
 def run_as_process(step: Step, output: TextIO | None = None) -> TrialRecord:
     """Run a trial step with the local runner (the DAG's local placement and
     ``training.search``). A process that dies without reporting (a kill, an OOM)
-    is recorded as a failed trial, which is a result, not a crash."""
+    is recorded as a failed trial, which is a result, not a crash; an interrupted
+    one (Ctrl-C) is left as it is, to be continued."""
     try:
         return TrialRecord.from_json(runner.run(runner.place(step), output))
     except runner.StepFailed as failure:
@@ -159,8 +161,10 @@ def _prepare_checkpoint_dir(spec: TrialSpec, run_id: str) -> bool:
         return False
     if state.mlflow_run_id == run_id:
         return True
-    if spec.checkpoint_dir is None:
-        shutil.rmtree(directory)  # ours, left by an earlier run under this name
+    if directory.parts[-2:] == (spec.search_id, trial_name(spec.trial_num)):
+        # A folder named for this very trial that holds another run was left by a
+        # record that is gone (an MLflow store reset): stale, not someone else's.
+        shutil.rmtree(directory)
         return False
     raise InputError(f"--checkpoint-dir {directory}: holds another run "
                      f"({state.mlflow_run_id}); give this trial its own folder")
@@ -184,7 +188,8 @@ def build_parser() -> argparse.ArgumentParser:
     trial.add_argument("--result-path", type=Path,
                        help="also write the JSON result (training.records.TrialRecord) here")
     trial.add_argument("--checkpoint-dir", type=Path,
-                       help="checkpoint folder (default: under $TWEETBOT_HOME/searches)")
+                       help="checkpoint folder (default: $TWEETBOT_HOME/runs/<search id>/"
+                            "trial-NNN)")
     add_arguments(parser, HyperParams, "model and optimizer")
     add_arguments(parser, FitSettings, "training (--num-epochs is the trial's maximum)")
     add_arguments(parser, PruningSettings, "pruning")

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from training.atomic import write_atomically
 from training.errors import InputError
 
 UNKNOWN_ID = 0
@@ -101,7 +102,8 @@ class Vocabulary:
 
     def save(self, directory: Path) -> Path:
         path = Path(directory) / VOCAB_FILENAME
-        path.write_text(json.dumps({"chars": self.chars, "unknown_id": UNKNOWN_ID}))
+        write_atomically(path, json.dumps({"chars": self.chars,
+                                           "unknown_id": UNKNOWN_ID}).encode())
         return path
 
     @classmethod

@@ -1,4 +1,7 @@
-"""Pod settings for steps placed on Kubernetes, read from the environment once.
+"""Pod settings for steps placed on Kubernetes, read from the environment.
+
+Read when the DAG file is parsed (so bad settings fail its import) and again
+when a pod task starts on a worker, from the same deployment's environment.
 
 Every trial, the base-model training and the evaluation run as one pod each,
 all from the trainer image, with the same command a local process runs
@@ -61,7 +64,7 @@ class PodSettings:
         except ValueError:
             raise InputError("TWEETBOT_K8S_GPUS: expected a whole number") from None
         return cls(
-            image=text("TWEETBOT_TRAINER_IMAGE", _default_image()),
+            image=environ.get("TWEETBOT_TRAINER_IMAGE") or _default_image(),
             namespace=text("TWEETBOT_K8S_NAMESPACE", cls.namespace),
             gpus=gpus, cpu=text("TWEETBOT_K8S_CPU", cls.cpu),
             memory=text("TWEETBOT_K8S_MEMORY", cls.memory),

@@ -7,12 +7,18 @@ metrics, status tag), so suggestion and selection read them the real way.
 
 import csv
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import mlflow
 import pytest
 
 from training import runner
+from training.checkpoints import TrainingState
 from training.config import (
     FitSettings,
     HyperParams,
@@ -219,3 +225,41 @@ def test_a_trial_losing_to_the_median_is_pruned(tmp_path, sample_splits):
     assert status == 0 and result["status"] == PRUNED and result["num_epochs"] == 1
     assert result["val_loss"] > 0.3
     assert store.find_trial(4).status == PRUNED
+
+
+@pytest.mark.slow
+def test_ctrl_c_leaves_a_search_to_continue_not_failed(tmp_path, sample_splits):
+    """Ctrl-C reaches the driver and its trial processes; the same command
+    continues the trials from their checkpoints instead of failing them."""
+    space = tmp_path / "space.yaml"
+    space.write_text("batch_size: 16\nseq_len: 32\nrnn_size: {choice: [16, 32]}\n"
+                     "embedding_size: 8\nnum_layers: 1\ndrop_rate: 0.0\nclip_norm: 5.0\n"
+                     "optimizer: adam\nlearning_rate: 0.01\n")
+    command = [sys.executable, "-m", "training.search", "--data-dir", str(sample_splits),
+               "--search-id", "interrupted", "--space", str(space), "--num-trials", "2",
+               "--parallel", "2", "--num-epochs", "3", "--patience", "10",
+               "--pruning", "none", "--seed", "1"]
+    driver = subprocess.Popen(command, start_new_session=True, text=True,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    states = [runner.folder("interrupted") / f"trial-00{n}" for n in (1, 2)]
+    deadline = time.monotonic() + 300
+    while not any((s / "state.json").exists() for s in states):
+        assert driver.poll() is None and time.monotonic() < deadline, driver.communicate()
+        time.sleep(0.2)
+    os.killpg(driver.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
+    out, err = driver.communicate(timeout=120)
+    assert driver.returncode == 130, (out, err)
+    assert "run the same command to continue" in err
+    before = {s.name: TrainingState.load(s) for s in states if (s / "state.json").exists()}
+    store = SearchStore("interrupted")
+    assert [t.status for t in store.trials()] != [] and all(
+        t.status != FAILED for t in store.trials())
+
+    again = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    assert again.returncode == 0, again.stderr[-2000:]
+    trials = store.trials()
+    assert [(t.trial_num, t.status, t.num_epochs) for t in trials] == [(1, OK, 3), (2, OK, 3)]
+    for name, state in before.items():  # finished epochs were not trained again
+        resumed = TrainingState.load(runner.folder("interrupted") / name)
+        assert resumed.epochs[:state.epochs_done] == state.epochs
+        assert resumed.mlflow_run_id == state.mlflow_run_id

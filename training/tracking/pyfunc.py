@@ -67,7 +67,7 @@ def parse_requests(table: pd.DataFrame) -> list[GenerationRequest]:
                 "prompt": str(values["prompt"]), "temperature": float(values["temperature"]),
                 "max_chars": _whole(values, "max_chars"), "n": _whole(values, "n"),
                 "seed": None if values["seed"] is None else _whole(values, "seed")}))
-        except (InputError, ValueError, TypeError) as error:
+        except (ValueError, TypeError) as error:  # InputError is a ValueError
             raise InputError(f"row {index}: {error}") from None
     return requests
 
@@ -93,7 +93,7 @@ def log_generator_model(checkpoint_dir: Path) -> str:
     bundle_dir.mkdir(exist_ok=True)
     for name in (BEST_FILENAME, VOCAB_FILENAME):
         (bundle_dir / name).write_bytes((checkpoint_dir / name).read_bytes())
-    example = pd.DataFrame([{"prompt": "The ", "temperature": 0.8, "max_chars": 80, "n": 2,
+    example = pd.DataFrame([{**DEFAULTS, "prompt": "The ", "max_chars": 80, "n": 2,
                              "seed": 1}])
     signature = ModelSignature(
         inputs=Schema([ColSpec("string", "prompt"),
