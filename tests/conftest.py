@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,21 @@ from training.sample_corpus import write_sample_corpus
 from training.split import split_file
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED_CORPUS = REPO.parent / "shared" / "data" / "tweets" / "realdonaldtrump.txt"
+CORPUS = Path("shared") / "data" / "tweets" / "realdonaldtrump.txt"
+
+
+def _shared_corpus() -> Path:
+    """The shared corpus beside this checkout, or beside the checkout a CI clone
+    was made from (a clean clone lands in a folder of its own)."""
+    candidates = [REPO.parent / CORPUS]
+    origin = subprocess.run(["git", "-C", str(REPO), "config", "--get", "remote.origin.url"],
+                            capture_output=True, text=True).stdout.strip()
+    if origin and Path(origin).is_dir():
+        candidates.append(Path(origin).resolve().parent / CORPUS)
+    return next((path for path in candidates if path.is_file()), candidates[0])
+
+
+SHARED_CORPUS = _shared_corpus()
 
 # Quiet TensorFlow's start-up banner in test output; set before it is imported.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
