@@ -10,7 +10,7 @@ VENV_PY := .venv/bin/python
 export UV_PYTHON_DOWNLOADS := never
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
-.PHONY: setup demo test clean
+.PHONY: setup demo test stack-up stack-down clean
 
 setup: .venv/.synced
 
@@ -29,6 +29,14 @@ test: setup
 
 demo: setup
 	$(VENV_PY) -m training.demo $(DEMO_ARGS)
+
+# The full stack as processes on this machine (PostgreSQL, S3, MLflow server,
+# Airflow's services); prints the UI addresses. See README "The full stack".
+stack-up: setup
+	$(VENV_PY) -m training.stack up $(STACK_ARGS)
+
+stack-down: setup
+	$(VENV_PY) -m training.stack down $(STACK_ARGS)
 
 clean:
 	rm -rf .venv $(TOOLS) .tweetbot .pytest_cache

@@ -9,7 +9,6 @@ asset, which triggers `tweetbot_training`.
 
 from __future__ import annotations
 
-import pendulum
 from airflow.sdk import Param, dag, task
 
 from tweetbot_airflow import SPLITS_ASSET
@@ -19,7 +18,8 @@ from tweetbot_airflow import SPLITS_ASSET
 def split_and_publish(params=None, outlet_events=None) -> dict:
     from training import split
 
-    published = split.split_and_publish(params["raw_location"], params["splits_location"])
+    published = split.split_and_publish(params["raw_location"] or "",
+                                        params["splits_location"] or "")
     outlet_events[SPLITS_ASSET].extra = published
     return published
 
@@ -28,15 +28,15 @@ def split_and_publish(params=None, outlet_events=None) -> dict:
     dag_id="tweetbot_prepare_splits",
     doc_md=__doc__,
     schedule=None,
-    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
     catchup=False,
     max_active_runs=1,
     params={
-        "raw_location": Param("", type="string", description=(
-            "raw tweets: a local path or s3://bucket/key (default: $TWEETBOT_RAW_TWEETS)")),
-        "splits_location": Param("", type="string", description=(
-            "where to publish the splits: a folder or s3://bucket/prefix "
-            "(default: $TWEETBOT_SPLITS, else $TWEETBOT_HOME/splits)")),
+        "raw_location": Param(None, type=["string", "null"], title="Raw tweets",
+                              description="a local path or s3://bucket/key "
+                                          "(default: $TWEETBOT_RAW_TWEETS)"),
+        "splits_location": Param(None, type=["string", "null"], title="Publish to",
+                                 description="a folder or s3://bucket/prefix (default: "
+                                             "$TWEETBOT_SPLITS, else $TWEETBOT_HOME/splits)"),
     },
     tags=["tweetbot", "data"],
 )

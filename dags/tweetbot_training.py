@@ -20,7 +20,10 @@ Retrains the character-level LSTM tweet generator and registers it in MLflow.
 6. **register** — new version of `tweetbot-charrnn`, alias `candidate`; `champion`
    moves only if the new version is better on the test split.
 
-Scheduled nightly and whenever `tweetbot_prepare_splits` publishes new splits.
+Scheduled nightly (the first run after unpausing is the next night, not the one just
+missed) and whenever `tweetbot_prepare_splits` publishes new splits, which it then trains
+on. Scheduled and asset-triggered runs use the form's defaults, which a deployment sets in
+`TWEETBOT_RUN_DEFAULTS`.
 """
 
 from __future__ import annotations
@@ -38,11 +41,17 @@ PLACEMENT = placement.from_environment()
 
 
 @task.short_circuit
-def validate_splits(params=None, run_id=None) -> dict | None:
+def validate_splits(params=None, run_id=None, triggering_asset_events=None) -> dict | None:
     from training import pipeline
 
-    run = pipeline.validate_splits(params, run_id)
+    run = pipeline.validate_splits(params, run_id, published_location(triggering_asset_events))
     return run.to_json() if run else None
+
+
+def published_location(events) -> str | None:
+    """Where the newest splits update that triggered this run published them."""
+    updates = sorted((events or {}).get(SPLITS_ASSET, []), key=lambda event: event.timestamp)
+    return updates[-1].extra.get("location") if updates else None
 
 
 @task
@@ -102,7 +111,8 @@ def register(run: dict, chosen: dict, trained: dict, evaluation: dict, run_id=No
     doc_md=__doc__,
     schedule=AssetOrTimeSchedule(timetable=CronTriggerTimetable(SCHEDULE, timezone="UTC"),
                                  assets=[SPLITS_ASSET]),
-    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+    # No start date: unpausing waits for the next 03:00 instead of starting the
+    # night that was missed at once (CronTriggerTimetable's run_immediately=False).
     catchup=False,
     max_active_runs=1,
     default_args={"retries": 1, "retry_delay": pendulum.duration(minutes=2)},

@@ -221,9 +221,10 @@ class SelectionPolicy(Config):
 class PipelineSettings(Config):
     """What a DAG run needs beyond the search, selection and fit settings."""
 
-    data_location: str = Field("", description=(
+    data_location: str | None = Field(None, description=(
         "folder or s3:// prefix holding train.txt, validate.txt and test.txt "
-        "(default: $TWEETBOT_SPLITS, else $TWEETBOT_HOME/splits)"))
+        "(default: where tweetbot_prepare_splits last published them when it triggered "
+        "this run, else $TWEETBOT_SPLITS, else $TWEETBOT_HOME/splits)"))
     max_epochs: int = Field(3, ge=1, le=1000, description="most epochs a trial trains")
     final_epochs: int = Field(10, ge=1, le=10000, description="most epochs the base model trains")
     force: bool = Field(False, description=(
@@ -288,9 +289,19 @@ def given_arguments(namespace: argparse.Namespace, cls: type[Config]) -> dict[st
 
 def json_schema(cls: type[Config], names=None) -> dict[str, dict]:
     """Per field, the JSON schema pydantic derives (default, type, bounds, enum,
-    description), for a form that validates exactly what the code does."""
+    title, description), for a form that validates exactly what the code does.
+
+    An optional field (``X | None``) comes out as ``"type": [X, "null"]`` rather
+    than pydantic's ``anyOf``: that is what Airflow's form reads as "optional"."""
     properties = cls.model_json_schema()["properties"]
     wanted = list(cls.model_fields) if names is None else list(names)
-    # The form labels a field by its name, the key users type in a run's conf.
-    return {name: {k: v for k, v in properties[name].items() if k != "title"}
-            for name in wanted}
+    return {name: _nullable_as_type(properties[name]) for name in wanted}
+
+
+def _nullable_as_type(schema: dict) -> dict:
+    options = schema.get("anyOf")
+    if not options or {"type": "null"} not in options or len(options) != 2:
+        return schema
+    (value,) = [option for option in options if option != {"type": "null"}]
+    rest = {k: v for k, v in schema.items() if k != "anyOf"}
+    return {**rest, **value, "type": [value["type"], "null"]}

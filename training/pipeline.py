@@ -31,7 +31,7 @@ from training.records import (
     Step,
     TrainedModel,
 )
-from training.run_config import RunConfig
+from training.run_config import RunConfig, search_id_for
 from training.search_report import describe, finish_search, search_params
 from training.space import SearchSpace
 from training.suggest import suggest_trials
@@ -41,17 +41,14 @@ from training.trial import TrialSpec
 from training.vocab import Vocabulary
 
 
-def search_id_for(dag_run_id: str) -> str:
-    """One search per DAG run; a cleared and re-run DAG run continues it."""
-    return "".join(c if c.isalnum() or c in "-_.:+" else "_" for c in dag_run_id)
-
-
-def validate_splits(params: Mapping[str, Any], dag_run_id: str) -> RunInputs | None:
+def validate_splits(params: Mapping[str, Any], dag_run_id: str,
+                    published: str | None = None) -> RunInputs | None:
     """Validate the run's parameters, check the splits and hash them; None when
     nothing changed since the champion was trained (and the run is not forced):
-    the run stops there."""
+    the run stops there. ``published`` is where the splits update that triggered
+    the run put them, if one did."""
     config = RunConfig.from_params(params)
-    location = config.data_location
+    location = config.data_location(published)
     local = storage.local_splits(location)
     smallest = HyperParams(batch_size=_smallest(config.space, "batch_size"),
                            seq_len=_smallest(config.space, "seq_len"))

@@ -9,12 +9,22 @@ tasks neither re-validate nor re-read the search-space file.
 Airflow fixes a DAG's shape when it parses the file, so the search runs in at
 most ``MAX_ROUNDS`` rounds of ``parallel`` trials: a run needs
 ``num_trials <= MAX_ROUNDS * parallel``.
+
+The defaults are the code's, except where a deployment gives a file of its own in
+``TWEETBOT_RUN_DEFAULTS`` (YAML; any run parameters): scheduled and
+asset-triggered runs, which nobody fills a form for, get those. A CPU-only
+install, say, sets the CPU search space and small budgets there. The file is
+checked when the DAG is parsed; a bad one is an import error naming it.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
+
+import yaml
 
 from training import settings
 from training.config import (
@@ -41,16 +51,56 @@ PARAM_FIELDS = {
     PruningSettings: ("pruning",),
 }
 DAG_DEFAULTS = {"warm_start": 3}  # the nightly run seeds from the champion and the best
+# How the trigger form groups the parameters.
+SECTIONS = {
+    "Data": ("data_location", "force"),
+    "Search": ("num_trials", "parallel", "max_epochs", "final_epochs", "algorithm",
+               "n_startup_jobs", "warm_start", "pruning"),
+    "Selection": ("policy", "tolerance", "weight"),
+    "Search space": ("space_overrides",),
+}
 
 
 def params_schema() -> dict[str, dict]:
-    """JSON schema of every run parameter, for the DAG's trigger form."""
-    schema = {}
+    """JSON schema of every run parameter, for the DAG's trigger form: the
+    defaults are ``run_defaults()``, each field titled and in its section."""
+    fields = {}
     for cls, names in PARAM_FIELDS.items():
-        schema.update(json_schema(cls, names))
-    for name, value in DAG_DEFAULTS.items():
-        schema[name]["default"] = value
-    return schema
+        fields.update(json_schema(cls, names))
+    for name, value in run_defaults().items():
+        fields[name]["default"] = value
+    unsorted = set(fields) - {name for names in SECTIONS.values() for name in names}
+    if unsorted:
+        raise RuntimeError(f"run parameters in no section of the form: {sorted(unsorted)}")
+    # The form shows sections in the order of their first field.
+    return {name: {**fields[name], "section": section}
+            for section, names in SECTIONS.items() for name in names}
+
+
+def run_defaults() -> dict[str, Any]:
+    """The run parameters that differ from the code's defaults: the DAG's own,
+    then the deployment's file (``TWEETBOT_RUN_DEFAULTS``), checked."""
+    path = os.environ.get("TWEETBOT_RUN_DEFAULTS")
+    if not path:
+        return dict(DAG_DEFAULTS)
+    try:
+        values = yaml.safe_load(Path(path).read_text()) or {}
+    except (OSError, yaml.YAMLError) as error:
+        first = str(error).splitlines()[0]
+        raise InputError(f"TWEETBOT_RUN_DEFAULTS {path}: cannot read it ({first})") from None
+    if not isinstance(values, dict):
+        raise InputError(f"TWEETBOT_RUN_DEFAULTS {path}: expected a mapping of run parameters")
+    defaults = {**DAG_DEFAULTS, **values}
+    try:
+        RunConfig.validate(defaults)
+    except InputError as error:
+        raise InputError(f"TWEETBOT_RUN_DEFAULTS {path}: {error}") from None
+    return defaults
+
+
+def search_id_for(dag_run_id: str) -> str:
+    """One search per DAG run; a cleared and re-run DAG run continues it."""
+    return "".join(c if c.isalnum() or c in "-_.:+" else "_" for c in dag_run_id)
 
 
 class RunConfig(Frozen):
@@ -64,13 +114,19 @@ class RunConfig(Frozen):
 
     @classmethod
     def from_params(cls, params: Mapping[str, Any]) -> RunConfig:
-        unknown = sorted(set(params) - set(params_schema()))
+        """A run's parameters over the run defaults, validated."""
+        return cls.validate({**run_defaults(), **params})
+
+    @classmethod
+    def validate(cls, params: Mapping[str, Any]) -> RunConfig:
+        known = {name for cls_, names in PARAM_FIELDS.items()
+                 for name in (names or cls_.model_fields)}
+        unknown = sorted(set(params) - known)
         if unknown:
             raise InputError(f"unknown run parameter {unknown[0]!r}")
-        defaults = {**DAG_DEFAULTS, **params}
 
         def pick(config_cls):
-            return config_cls.from_mapping({k: v for k, v in defaults.items()
+            return config_cls.from_mapping({k: v for k, v in params.items()
                                             if k in config_cls.model_fields})
 
         pipeline, search = pick(PipelineSettings), pick(SearchSettings)
@@ -82,9 +138,10 @@ class RunConfig(Frozen):
         return cls(pipeline=pipeline, search=search, policy=pick(SelectionPolicy),
                    pruning=pick(PruningSettings), space=space)
 
-    @property
-    def data_location(self) -> str:
-        return self.pipeline.data_location or settings.splits_location()
+    def data_location(self, published: str | None = None) -> str:
+        """This run's splits: the parameter, else where the triggering splits
+        update published them, else the deployment's default location."""
+        return self.pipeline.data_location or published or settings.splits_location()
 
     @property
     def trial_fit(self) -> FitSettings:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from training.config import HyperParams, SearchSettings
 from training.records import OK, PRUNED
-from training.sampler import HyperoptSampler, Observation, point_key
 from training.space import SearchSpace
 from training.tracking import registry
 from training.tracking.search_store import SearchStore
@@ -27,6 +26,9 @@ def suggest_trials(store: SearchStore, space: SearchSpace, search: SearchSetting
     k = min(k, search.num_trials - len(records))
     if k <= 0:
         return []
+    # hyperopt takes seconds to import; a round with nothing left to suggest skips it.
+    from training.sampler import HyperoptSampler, Observation
+
     observations = [Observation(_point(space, r.hyperparams),
                                 r.val_loss if r.status in (OK, PRUNED) else None)
                     for r in records if r.finished]
@@ -48,6 +50,8 @@ def suggest_trials(store: SearchStore, space: SearchSpace, search: SearchSetting
 
 def warm_start_points(store: SearchStore, limit: int) -> list[HyperParams]:
     """The champion's params, then the best ok trials of earlier searches."""
+    from training.sampler import point_key
+
     champion = registry.champion_params()
     points = [champion] if champion is not None else []
     # Earlier searches often found the same point more than once: ask for spares.

@@ -1,7 +1,8 @@
 """The Airflow-facing half of tweetbot, imported only by the DAG files.
 
     placement     where a step runs: a process on the worker, or a Kubernetes pod
-    pod_settings  the trial pods' image, resources, GPU, node selection and secrets
+    step_pod      a step as a pod (KubernetesPodOperator), for the kubernetes placement
+    pod_settings  the pods' image, resources, GPU, node selection and secrets
 
 ``training`` never imports this package: the trainer image has no Airflow. The
 dag-processor skips it (``.airflowignore``); Airflow puts the DAG folder on

@@ -128,3 +128,34 @@ def test_cross_parameter_rules_fail_before_any_trial():
         RunConfig.from_params({"space_overrides": {"rnn_size": {"choice": [0]}}})
     with pytest.raises(InputError, match="unknown run parameter 'num_trails'"):
         RunConfig.from_params({"num_trails": 3})
+
+
+def test_the_form_opens_ready_to_submit_in_titled_sections(dagbag):
+    """Airflow's form requires every field whose type has no "null"; the optional
+    ones must say so, and every default must already be valid."""
+    params = dagbag.get_dag("tweetbot_training").params
+    for name in params:
+        schema = params.get_param(name).schema
+        assert schema["title"] and schema["section"] in (
+            "Data", "Search", "Selection", "Search space"), name
+    assert params.get_param("data_location").schema["type"] == ["string", "null"]
+    assert params.get_param("data_location").resolve() is None
+    prepare = dagbag.get_dag("tweetbot_prepare_splits").params
+    assert all(prepare.get_param(name).resolve() is None for name in prepare)
+
+
+def test_a_deployment_sets_the_run_defaults_and_a_bad_file_fails_the_import(
+        airflow_db, monkeypatch, tmp_path):
+    defaults = tmp_path / "defaults.yaml"
+    defaults.write_text("num_trials: 2\nmax_epochs: 1\n"
+                        "space_overrides: {rnn_size: {choice: [16, 32]}}\n")
+    dag = parse(monkeypatch, {"TWEETBOT_RUN_DEFAULTS": str(defaults)}).get_dag(
+        "tweetbot_training")
+    assert dag.params.get_param("num_trials").resolve() == 2
+    assert dag.params.get_param("space_overrides").resolve() == {
+        "rnn_size": {"choice": [16, 32]}}
+    assert dag.params.get_param("warm_start").resolve() == 3  # the DAG's own, kept
+    defaults.write_text("num_trials: 0\n")
+    dagbag = parse(monkeypatch, {"TWEETBOT_RUN_DEFAULTS": str(defaults)})
+    (error,) = [e for path, e in dagbag.import_errors.items() if "tweetbot_training" in path]
+    assert f"TWEETBOT_RUN_DEFAULTS {defaults}: num_trials: 0 is outside [1, 1000]" in error

@@ -22,7 +22,7 @@ ENV = {"TWEETBOT_TRAINER_IMAGE": "registry.example/tweetbot-trainer:1.2.3",
 
 
 def render(spec: TrialSpec, monkeypatch, **extra_env):
-    from tweetbot_airflow.placement import StepPodOperator
+    from tweetbot_airflow.step_pod import StepPodOperator
 
     for name, value in {**ENV, **extra_env}.items():
         monkeypatch.setenv(name, value)

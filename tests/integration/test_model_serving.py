@@ -145,6 +145,8 @@ def test_pulling_from_a_remote_tracking_server(tmp_path, sample_splits, monkeypa
         [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port),
          "--backend-store-uri", f"sqlite:///{tmp_path / 'server.db'}",
          "--artifacts-destination", str(tmp_path / "server-artifacts"), "--workers", "1"],
+        # Without its job runner (a tree of consumer processes this test never uses).
+        env={**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"},
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         uri = f"http://127.0.0.1:{port}"

@@ -15,7 +15,9 @@ files, the Airflow plugin and pure modules can use its names.
 from __future__ import annotations
 
 import fcntl
+import logging
 import os
+import sys
 
 from training import settings
 
@@ -45,6 +47,7 @@ def configure() -> str:
     """
     import mlflow
 
+    _log_through_python_logging()
     uri = tracking_uri()
     mlflow.set_tracking_uri(uri)
     if not is_embedded(uri):
@@ -61,6 +64,23 @@ def configure() -> str:
             return _ensure_experiment(uri)
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def _log_through_python_logging() -> None:
+    """MLflow gives its logger a handler of its own writing to stderr, so its INFO
+    lines show as errors in an Airflow task log. Hand them to the process's
+    logging instead, at their own level: Airflow's in a task; in a CLI, plain
+    lines on stdout."""
+    logger = logging.getLogger("mlflow")
+    logger.handlers.clear()
+    if logging.getLogger().handlers:  # Airflow's (or an application's) logging
+        logger.propagate = True
+        return
+    # A CLI process, where nobody configured logging: MLflow's lines on stdout.
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logger.addHandler(handler)
+    logger.propagate = False
 
 
 def client():

@@ -83,6 +83,19 @@ def _missing(value) -> bool:
     return value is None or (isinstance(value, float) and pd.isna(value))
 
 
+# What the served model imports (training itself travels in code_paths).
+SERVING_PACKAGES = ("mlflow", "tensorflow", "keras", "numpy", "pandas", "pydantic")
+
+
+def requirements() -> list[str]:
+    """The serving environment, pinned to what trained the model. Declared, not
+    inferred: inference loads the model in a second process, which costs tens of
+    seconds per registered model."""
+    from importlib import metadata
+
+    return [f"{name}=={metadata.version(name)}" for name in SERVING_PACKAGES]
+
+
 def log_generator_model(checkpoint_dir: Path) -> str:
     """Log the pyfunc model into the active run; returns its model URI."""
     import training
@@ -107,7 +120,7 @@ def log_generator_model(checkpoint_dir: Path) -> str:
         outputs=Schema([ColSpec("long", "row"), ColSpec("string", "tweet")]))
     info = mlflow.pyfunc.log_model(
         name=ARTIFACT_PATH, python_model=TweetGeneratorModel(), artifacts=bundle,
-        signature=signature, input_example=example,
+        signature=signature, input_example=example, pip_requirements=requirements(),
         code_paths=[str(Path(training.__file__).parent)])
     return info.model_uri
 

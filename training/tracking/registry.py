@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 
-import mlflow
 from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
 
@@ -51,8 +50,12 @@ def register(run_id: str, model_uri: str, tags: dict[str, str]) -> ModelVersion:
         client.create_registered_model(MODEL_NAME, description=(
             "Character-level LSTM tweet generator, trained by the tweetbot_training DAG."))
     existing = client.search_model_versions(f"name = '{MODEL_NAME}' and run_id = '{run_id}'")
-    version = existing[0] if existing else mlflow.register_model(
-        model_uri, MODEL_NAME, tags=tags)
+    # The client, not mlflow.register_model: that one prints its progress to stderr,
+    # which a task log shows as errors.
+    version = existing[0] if existing else client.create_model_version(
+        MODEL_NAME, source=model_uri, run_id=run_id, tags=tags,
+        model_id=model_uri.removeprefix("models:/") if model_uri.startswith("models:/m-")
+        else None)
     for key, value in tags.items():
         client.set_model_version_tag(MODEL_NAME, version.version, key, value)
     client.set_registered_model_alias(MODEL_NAME, CANDIDATE, version.version)

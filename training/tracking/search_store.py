@@ -66,6 +66,16 @@ class SearchStore:
         self.client.set_terminated(parent_id, status=status)
         return parent_id
 
+    def abandon(self, reason: str) -> None:
+        """The search's DAG run ended without it: close its parent run and every
+        unfinished trial FAILED, so nothing is left RUNNING in MLflow."""
+        for record in self.trials():
+            if not record.finished:
+                self.fail_run(record.run_id, reason)
+        parent = self.find_parent()
+        if parent is not None and parent.info.status == "RUNNING":
+            self.close_parent({}, {tags.SELECTION: reason}, [], "FAILED")
+
     # --- trial runs -------------------------------------------------------------
 
     def trials(self) -> list[TrialRecord]:

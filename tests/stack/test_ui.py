@@ -1,0 +1,113 @@
+"""The Airflow UI in a real browser: Debian's Chromium driven by Playwright (no
+browser is downloaded). Sign in, trigger tweetbot_training from its form with a
+changed parameter, see a bad value refused, follow a trial's "MLflow run" link to
+the MLflow page of that run. Screenshots go to the test artifacts folder."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+from stack_clients import TRAINING, wait_until
+
+pytestmark = [pytest.mark.slow, pytest.mark.stack]
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+# As root, without a display, and without reaching for Google's services.
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync"]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def page(browser, clients):
+    """A signed-in Airflow page; the MLflow server's basic auth answered too."""
+    context = browser.new_context(viewport={"width": 1400, "height": 1000}, http_credentials={
+        "username": "admin", "password": clients.secrets.mlflow_admin_password})
+    page = context.new_page()
+    base = clients.settings.addresses.airflow_url
+    page.goto(f"{base}/")
+    page.get_by_label("Username").fill("admin")
+    page.get_by_label("Password").fill(clients.secrets.airflow_admin_password)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(f"{base}/**")
+    page.wait_for_load_state("networkidle")
+    yield page
+    context.close()
+
+
+def open_trigger_form(page, base: str):
+    page.goto(f"{base}/dags/{TRAINING}")
+    page.get_by_role("button", name="Trigger").first.click()
+    dialog = page.get_by_role("dialog")
+    for section in ("Data", "Search"):
+        dialog.get_by_text(section, exact=True).click()
+    return dialog
+
+
+def test_trigger_from_the_form_with_a_changed_parameter(page, clients, airflow, published,
+                                                         artifacts):
+    base = clients.settings.addresses.airflow_url
+    before = {r["dag_run_id"] for r in airflow.runs(TRAINING)}
+    dialog = open_trigger_form(page, base)
+    dialog.locator("[name=element_data_location]").fill(published["location"])
+    dialog.locator("[name=element_num_trials]").fill("3")
+    page.screenshot(path=artifacts / "ui-1-trigger-form.png", full_page=True)
+    dialog.get_by_role("button", name="Trigger").click()
+    run = wait_until(lambda: [r for r in airflow.runs(TRAINING)
+                              if r["dag_run_id"] not in before], 60, "the triggered run")[0]
+    assert run["run_type"] == "manual"
+    assert run["conf"]["num_trials"] == 3
+    assert run["conf"]["data_location"] == published["location"]
+    assert run["conf"]["max_epochs"] == 1  # the untouched fields keep the form's defaults
+    finished = airflow.wait_for_run(TRAINING, run["dag_run_id"], timeout=300)
+    assert finished["state"] == "success"  # unchanged splits: it stops at validate_splits
+    page.goto(f"{base}/dags/{TRAINING}/runs/{run['dag_run_id']}")
+    page.get_by_text(run["dag_run_id"]).first.wait_for()
+    page.screenshot(path=artifacts / "ui-2-triggered-run.png", full_page=True)
+
+
+def test_a_bad_value_is_refused_in_the_form(page, clients, airflow, artifacts):
+    base = clients.settings.addresses.airflow_url
+    before = len(airflow.runs(TRAINING))
+    dialog = open_trigger_form(page, base)
+    trials = dialog.locator("[name=element_num_trials]")
+    trials.fill("0")
+    dialog.locator("[name=element_parallel]").click()  # leaving a number field checks it
+    assert trials.input_value() == "1"  # below the minimum: the form will not keep it
+    dialog.get_by_text("Search space", exact=True).click()
+    dialog.locator(".monaco-editor").first.click()
+    page.keyboard.press("Control+A")
+    page.keyboard.type('"rnn_size=64"')  # a string where the schema wants an object
+    trigger = dialog.get_by_role("button", name="Trigger")
+    page.screenshot(path=artifacts / "ui-3-bad-value.png", full_page=True)
+    assert trigger.is_disabled()
+    assert len(airflow.runs(TRAINING)) == before
+
+
+def test_a_trials_mlflow_link_opens_its_run_in_mlflow(page, clients, airflow, rest_run,
+                                                      artifacts):
+    base = clients.settings.addresses.airflow_url
+    run_id = rest_run["dag_run_id"]
+    trial = airflow.xcom(TRAINING, run_id, "trial_r0", map_index=0)
+    page.goto(f"{base}/dags/{TRAINING}/runs/{run_id}/tasks/trial_r0/mapped/0")
+    page.get_by_text("Details", exact=True).click()
+    link = page.get_by_text("MLflow run", exact=True)
+    link.wait_for()
+    page.screenshot(path=artifacts / "ui-4-mlflow-link.png", full_page=True)
+    with page.context.expect_page() as opened:
+        link.click()
+    mlflow_page = opened.value
+    mlflow_page.wait_for_load_state("networkidle")
+    assert trial["run_id"] in mlflow_page.url
+    mlflow_page.get_by_text(f"trial-{trial['trial_num']:03d}").first.wait_for(timeout=60_000)
+    mlflow_page.screenshot(path=artifacts / "ui-5-mlflow-run.png", full_page=True)

@@ -1,0 +1,247 @@
+"""The stack, described once: each service's command, environment, files, health
+check and start order.
+
+Two launchers read this: ``training.stack.native`` runs the services as processes
+on this machine (the tests, a user without Docker) and ``training.stack.compose``
+renders ``docker-compose.yml`` from it. Only where the two really differ does a
+service say so: a launcher that brings its own PostgreSQL, and object storage
+that is moto's S3 server natively and MinIO in compose.
+
+    databases, bucket      one-shot: create the stack's databases and its bucket
+    mlflow                 tracking server: Postgres store, S3 artifacts proxied, basic auth
+    airflow-init           one-shot: Airflow's users file, migrations, the trials pool
+    airflow-api-server     UI and REST API        airflow-scheduler (LocalExecutor)
+    airflow-dag-processor                          airflow-triggerer
+
+Secrets come in through ``Secrets`` (generated and kept by the native launcher,
+``${VARIABLES}`` from ``.env`` in compose) and are written only to the services'
+environments and 0600 files, never to a command line.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from pydantic import Field
+
+from training.config import Frozen
+from training.run_config import TRIALS_POOL
+
+REPO = Path(__file__).resolve().parents[2]
+ADMIN = "admin"
+
+
+class Health(Frozen):
+    """How a launcher knows a service is ready: an HTTP URL answering 2xx, or an
+    Airflow component reported healthy by the API server's monitor."""
+
+    url: str | None = None
+    airflow_component: str | None = None  # scheduler, triggerer, dag_processor
+
+
+class Service(Frozen):
+    """One service. ``commands`` run in order; a service with a ``health`` check
+    keeps running its last command, one without runs once and must exit 0."""
+
+    name: str
+    commands: tuple[tuple[str, ...], ...]
+    environment: dict[str, str] = Field(default_factory=dict)
+    files: dict[str, str] = Field(default_factory=dict)  # path -> content, written first
+    health: Health | None = None
+    after: tuple[str, ...] = ()
+    image: str = "airflow"  # which image runs it in compose: airflow, mlflow, or a name
+
+    @property
+    def one_shot(self) -> bool:
+        return self.health is None
+
+
+class Secrets(Frozen):
+    mlflow_admin_password: str
+    airflow_admin_password: str
+    s3_access_key: str
+    s3_secret_key: str
+    jwt_secret: str
+    fernet_key: str
+    api_secret_key: str
+    mlflow_flask_secret: str
+
+
+class Addresses(Frozen):
+    """Where each service listens, as the other services reach it."""
+
+    postgres: str  # a SQLAlchemy server URL without a database
+    s3_host: str
+    s3_port: int = 9000
+    mlflow_host: str
+    mlflow_port: int = 5000
+    airflow_host: str
+    airflow_port: int = 8080
+    scheduler_health_port: int = 8974
+    bind: str = "127.0.0.1"  # the interface services listen on
+
+    @property
+    def s3_url(self) -> str:
+        return f"http://{self.s3_host}:{self.s3_port}"
+
+    @property
+    def mlflow_url(self) -> str:
+        return f"http://{self.mlflow_host}:{self.mlflow_port}"
+
+    @property
+    def airflow_url(self) -> str:
+        return f"http://{self.airflow_host}:{self.airflow_port}"
+
+
+class StackSettings(Frozen):
+    """What a launcher decides: addresses, folders, names and sizes. The defaults
+    fit a laptop (2 cores): few scheduler workers, one MLflow worker."""
+
+    addresses: Addresses
+    home: str  # the services' working state (AIRFLOW_HOME, TWEETBOT_HOME, config files)
+    dags_folder: str = str(REPO / "dags")
+    plugins_folder: str = str(REPO / "plugins")
+    name: str = "tweetbot"  # prefixes the databases and names the bucket
+    parallelism: int = Field(4, ge=1, description="task processes of the LocalExecutor")
+    trial_slots: int = Field(2, ge=1, description="trials (GPUs) in use at once")
+    mlflow_workers: int = Field(1, ge=1)
+    run_defaults: str = ""  # a file of run-parameter defaults for the DAG (optional)
+
+    @property
+    def airflow_database(self) -> str:
+        return f"{self.name}_airflow"
+
+    @property
+    def mlflow_database(self) -> str:
+        return f"{self.name}_mlflow"
+
+    @property
+    def bucket(self) -> str:
+        return self.name.replace("_", "-")
+
+    def database_url(self, database: str) -> str:
+        return f"{self.addresses.postgres}/{database}"
+
+
+def s3_client_environment(settings: StackSettings, secrets: Secrets) -> dict[str, str]:
+    """What boto3 (and MLflow's S3 client) need: the endpoint and the keys."""
+    return {"AWS_ENDPOINT_URL": settings.addresses.s3_url,
+            "AWS_ACCESS_KEY_ID": secrets.s3_access_key,
+            "AWS_SECRET_ACCESS_KEY": secrets.s3_secret_key,
+            "AWS_DEFAULT_REGION": "us-east-1"}
+
+
+def mlflow_client_environment(settings: StackSettings, secrets: Secrets) -> dict[str, str]:
+    """What the pipeline needs to reach MLflow: the server and a user, nothing else
+    (artifacts go through the server, so clients hold no storage keys)."""
+    return {"MLFLOW_TRACKING_URI": settings.addresses.mlflow_url,
+            "MLFLOW_TRACKING_USERNAME": ADMIN,
+            "MLFLOW_TRACKING_PASSWORD": secrets.mlflow_admin_password}
+
+
+def airflow_environment(settings: StackSettings, secrets: Secrets) -> dict[str, str]:
+    """The environment every Airflow service (and so every task) shares."""
+    home = Path(settings.home)
+    addresses = settings.addresses
+    return {
+        "AIRFLOW_HOME": str(home / "airflow"),
+        "AIRFLOW__CORE__DAGS_FOLDER": settings.dags_folder,
+        "AIRFLOW__CORE__PLUGINS_FOLDER": settings.plugins_folder,
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+        "AIRFLOW__CORE__PARALLELISM": str(settings.parallelism),
+        "AIRFLOW__CORE__FERNET_KEY": secrets.fernet_key,
+        "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{addresses.airflow_url}/execution/",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{ADMIN}:admin",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(_passwords_file(settings)),
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": settings.database_url(settings.airflow_database),
+        "AIRFLOW__API__BASE_URL": addresses.airflow_url,
+        "AIRFLOW__API__SECRET_KEY": secrets.api_secret_key,
+        "AIRFLOW__API__WORKERS": "1",
+        "AIRFLOW__API_AUTH__JWT_SECRET": secrets.jwt_secret,
+        "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "True",
+        "AIRFLOW__SCHEDULER__SCHEDULER_HEALTH_CHECK_SERVER_HOST": addresses.bind,
+        "AIRFLOW__SCHEDULER__SCHEDULER_HEALTH_CHECK_SERVER_PORT":
+            str(addresses.scheduler_health_port),
+        "TWEETBOT_HOME": str(home / "tweetbot"),
+        "TWEETBOT_SPLITS": f"s3://{settings.bucket}/splits",
+        "TWEETBOT_MLFLOW_UI_URL": addresses.mlflow_url,
+        **({"TWEETBOT_RUN_DEFAULTS": settings.run_defaults} if settings.run_defaults else {}),
+        **mlflow_client_environment(settings, secrets),
+        **s3_client_environment(settings, secrets),
+    }
+
+
+def _passwords_file(settings: StackSettings) -> Path:
+    return Path(settings.home) / "airflow" / "simple_auth_manager_passwords.json"
+
+
+def _mlflow_auth_file(settings: StackSettings) -> Path:
+    return Path(settings.home) / "mlflow" / "basic_auth.ini"
+
+
+def services(settings: StackSettings, secrets: Secrets) -> list[Service]:
+    """Every service of the stack, in start order."""
+    addresses = settings.addresses
+    airflow = airflow_environment(settings, secrets)
+    setup = {"TWEETBOT_STACK_DATABASES": ",".join(
+                 (settings.airflow_database, settings.mlflow_database)),
+             "TWEETBOT_STACK_POSTGRES": addresses.postgres,
+             "TWEETBOT_STACK_BUCKET": settings.bucket,
+             **s3_client_environment(settings, secrets)}
+    mlflow_store = settings.database_url(settings.mlflow_database)
+    return [
+        Service(name="databases", commands=((
+            "python", "-m", "training.stack", "create-databases"),),
+            environment=setup),
+        Service(name="bucket", commands=(("python", "-m", "training.stack", "create-bucket"),),
+                environment=setup),
+        Service(
+            name="mlflow", image="mlflow", after=("databases", "bucket"),
+            commands=(("mlflow", "server", "--host", addresses.bind,
+                       "--port", str(addresses.mlflow_port),
+                       "--workers", str(settings.mlflow_workers),
+                       "--artifacts-destination", f"s3://{settings.bucket}/mlflow",
+                       "--serve-artifacts", "--app-name", "basic-auth",
+                       "--allowed-hosts", f"{addresses.mlflow_host}:{addresses.mlflow_port},"
+                                          f"localhost:{addresses.mlflow_port},"
+                                          f"127.0.0.1:{addresses.mlflow_port}"),),
+            environment={
+                # A database URL may hold a password: the environment, not the command line.
+                "MLFLOW_BACKEND_STORE_URI": mlflow_store,
+                "MLFLOW_AUTH_CONFIG_PATH": str(_mlflow_auth_file(settings)),
+                "MLFLOW_AUTH_ADMIN_USERNAME": ADMIN,
+                "MLFLOW_AUTH_ADMIN_PASSWORD": secrets.mlflow_admin_password,
+                "MLFLOW_FLASK_SERVER_SECRET_KEY": secrets.mlflow_flask_secret,
+                # The job runner (a second process tree) is for features unused here.
+                "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false",
+                "MLFLOW_S3_ENDPOINT_URL": addresses.s3_url,
+                **s3_client_environment(settings, secrets)},
+            files={str(_mlflow_auth_file(settings)): (
+                "[mlflow]\ndefault_permission = READ\n"
+                f"database_uri = {mlflow_store}\n"
+                "authorization_function = mlflow.server.auth:authenticate_request_basic_auth\n")},
+            health=Health(url=f"{addresses.mlflow_url}/health")),
+        Service(
+            name="airflow-init", after=("databases",), environment=airflow,
+            files={str(_passwords_file(settings)):
+                   json.dumps({ADMIN: secrets.airflow_admin_password})},
+            commands=(("airflow", "db", "migrate"),
+                      ("airflow", "pools", "set", TRIALS_POOL, str(settings.trial_slots),
+                       "trials running at once (the GPU quota)", "--include-deferred"))),
+        Service(name="airflow-api-server", after=("airflow-init",), environment=airflow,
+                commands=(("airflow", "api-server", "--host", addresses.bind,
+                           "--port", str(addresses.airflow_port)),),
+                health=Health(url=f"{addresses.airflow_url}/api/v2/monitor/health")),
+        Service(name="airflow-scheduler", after=("airflow-init",), environment=airflow,
+                commands=(("airflow", "scheduler"),),
+                # Asked on the scheduler's own machine (its container, in compose).
+                health=Health(url=f"http://127.0.0.1:{addresses.scheduler_health_port}/health")),
+        Service(name="airflow-dag-processor", after=("airflow-api-server",),
+                environment=airflow, commands=(("airflow", "dag-processor"),),
+                health=Health(airflow_component="dag_processor")),
+        Service(name="airflow-triggerer", after=("airflow-api-server",), environment=airflow,
+                commands=(("airflow", "triggerer"),),
+                health=Health(airflow_component="triggerer")),
+    ]
