@@ -107,3 +107,23 @@ def rest_run(airflow, published) -> dict:
     run_id = airflow.trigger(TRAINING, {**REST_CONF, "force": True,
                                         "data_location": published["location"]})
     return airflow.wait_for_run(TRAINING, run_id)
+
+
+@pytest.fixture
+def stack_mlflow(clients, monkeypatch):
+    """This process's MLflow pointed at the stack's server, the way the pipeline
+    points it (``tracking.configure``); undone afterwards. Earlier tests in the
+    session set MLflow's process-wide URI, which outranks the environment."""
+    import mlflow
+    from mlflow.tracking._model_registry import utils as registry_uri
+    from mlflow.tracking._tracking_service import utils as tracking_uri
+
+    from training import tracking
+
+    monkeypatch.setattr(tracking_uri, "_tracking_uri", None)
+    monkeypatch.setattr(registry_uri, "_registry_uri", None)
+    for key, value in clients.mlflow_environment().items():
+        monkeypatch.setenv(key, value)
+    tracking.configure()
+    assert mlflow.get_tracking_uri() == clients.settings.addresses.mlflow_url
+    return mlflow.MlflowClient()

@@ -28,7 +28,7 @@ def test_a_splits_update_triggers_training_on_the_published_splits(airflow, publ
 
 
 def test_a_rest_triggered_run_records_everything_in_mlflow_and_the_bucket(
-        clients, airflow, rest_run, monkeypatch):
+        clients, airflow, rest_run, stack_mlflow):
     import mlflow
 
     from training.tracking import registry, tags
@@ -36,9 +36,7 @@ def test_a_rest_triggered_run_records_everything_in_mlflow_and_the_bucket(
     run_id = rest_run["dag_run_id"]
     assert rest_run["state"] == "success", airflow.task_states(TRAINING, run_id)
     assert rest_run["conf"]["num_trials"] == 4
-    for key, value in clients.mlflow_environment().items():
-        monkeypatch.setenv(key, value)
-    client = mlflow.MlflowClient()
+    client = stack_mlflow
     chosen = airflow.xcom(TRAINING, run_id, "select")
     search = client.get_run(chosen["run_id"])
     assert search.info.status == "FINISHED"
@@ -76,8 +74,7 @@ def test_a_second_trigger_on_unchanged_splits_short_circuits(airflow, published,
     assert states["start_search"] == "skipped" and states["register"] == "skipped"
 
 
-def test_a_failed_run_closes_its_search_in_mlflow(clients, airflow, published, rest_run,
-                                                  monkeypatch):
+def test_a_failed_run_closes_its_search_in_mlflow(airflow, published, rest_run, stack_mlflow):
     """Marked failed while its trials run: the search's MLflow runs are closed."""
     import mlflow
 
@@ -89,8 +86,6 @@ def test_a_failed_run_closes_its_search_in_mlflow(clients, airflow, published, r
     wait_until(lambda: airflow.task_states(TRAINING, run_id).get("start_search") == "success",
                300, "start_search")
     airflow.mark_failed(TRAINING, run_id)
-    for key, value in clients.mlflow_environment().items():
-        monkeypatch.setenv(key, value)
     store = SearchStore(search_id_for(run_id))
     parent = wait_until(lambda: (p := store.find_parent()).info.status != "RUNNING" and p,
                         60, "the search's parent run to close")
@@ -119,7 +114,7 @@ def test_mlflow_refuses_anonymous_requests(clients):
 
 
 def test_no_secret_in_task_logs_xcom_or_mlflow_params(clients, airflow, rest_run,
-                                                       monkeypatch):
+                                                       stack_mlflow):
     import mlflow
 
     secrets = clients.secret_values()
@@ -132,8 +127,6 @@ def test_no_secret_in_task_logs_xcom_or_mlflow_params(clients, airflow, rest_run
     for task_id in ("validate_splits", "select", "register"):
         value = str(airflow.xcom(TRAINING, run_id, task_id))
         assert not [s for s in secrets if s in value], task_id
-    for key, value in clients.mlflow_environment().items():
-        monkeypatch.setenv(key, value)
     runs = mlflow.search_runs(experiment_names=["tweetbot"], output_format="list")
     assert runs
     for run in runs:

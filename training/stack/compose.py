@@ -125,6 +125,8 @@ def _service(service: Service, settings: StackSettings) -> dict:
 
 
 def _health_command(service: Service) -> list[str]:
+    if service.health.command:
+        return list(service.health.command)
     if service.health.url:
         return ["python", "-c", f"import urllib.request; "
                 f"urllib.request.urlopen({json.dumps(service.health.url)}, timeout=5)"]

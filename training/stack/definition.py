@@ -33,16 +33,19 @@ ADMIN = "admin"
 
 
 class Health(Frozen):
-    """How a launcher knows a service is ready: an HTTP URL answering 2xx, or an
-    Airflow component reported healthy by the API server's monitor."""
+    """How a launcher knows a service is ready: an HTTP URL answering 2xx, a
+    command exiting 0, or an Airflow component reported healthy by the API
+    server's monitor."""
 
     url: str | None = None
+    command: tuple[str, ...] | None = None
     airflow_component: str | None = None  # scheduler, triggerer, dag_processor
 
 
 class Service(Frozen):
-    """One service. ``commands`` run in order; a service with a ``health`` check
-    keeps running its last command, one without runs once and must exit 0."""
+    """One service. ``commands`` run in order, each to completion but the last of
+    a service with a ``health`` check, which keeps running; a service without one
+    runs once and must exit 0."""
 
     name: str
     commands: tuple[tuple[str, ...], ...]

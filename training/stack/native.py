@@ -15,9 +15,11 @@ and kept in ``<home>/secrets.json`` (mode 0600); nothing prints them.
 from __future__ import annotations
 
 import contextlib
+import glob
 import json
 import os
 import secrets as random_secrets
+import shutil
 import signal
 import subprocess
 import sys
@@ -26,6 +28,8 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
+
+from sqlalchemy.engine import make_url
 
 from training import settings as tweetbot_settings
 from training.atomic import write_atomically
@@ -64,26 +68,54 @@ def default_home() -> Path:
 
 def native_settings(home: Path, *, s3_port: int = 9000, mlflow_port: int = 5000,
                     airflow_port: int = 8080, scheduler_health_port: int = 8974,
-                    name: str = "tweetbot", **sizes) -> StackSettings:
-    addresses = Addresses(postgres=postgres_server(), s3_host="127.0.0.1", s3_port=s3_port,
+                    postgres_port: int = 5433, name: str = "tweetbot",
+                    **sizes) -> StackSettings:
+    addresses = Addresses(postgres=postgres_server(postgres_port), s3_host="127.0.0.1",
+                          s3_port=s3_port,
                           mlflow_host="127.0.0.1", mlflow_port=mlflow_port,
                           airflow_host="127.0.0.1", airflow_port=airflow_port,
                           scheduler_health_port=scheduler_health_port)
     return StackSettings(addresses=addresses, home=str(home.resolve()), name=name, **sizes)
 
 
-def postgres_server() -> str:
-    """The PostgreSQL server the stack's databases go on."""
+def postgres_server(own_port: int) -> str:
+    """The PostgreSQL server the stack's databases go on: ``TWEETBOT_STACK_POSTGRES``,
+    else the one serving on 127.0.0.1:5432, else a throw-away cluster of the
+    stack's own on ``own_port`` (``own_postgres``), where PostgreSQL's binaries
+    are installed and the launcher is not root (initdb refuses root)."""
     configured = os.environ.get("TWEETBOT_STACK_POSTGRES")
     if configured:
         return configured.rstrip("/")
-    ready = subprocess.run(["pg_isready", "-q", "-h", "127.0.0.1", "-p", "5432"],
-                           capture_output=True).returncode == 0
-    if not ready:
-        raise InputError("no PostgreSQL on 127.0.0.1:5432; start one or set "
+    if _ready(["pg_isready", "-q", "-h", "127.0.0.1", "-p", "5432"]):
+        return LOCAL_POSTGRES
+    if postgres_binary("initdb") is None or os.geteuid() == 0:
+        raise InputError("no PostgreSQL on 127.0.0.1:5432, and none can be started here "
+                         "(initdb not installed, or running as root); start one or set "
                          "TWEETBOT_STACK_POSTGRES to a server URL, e.g. "
                          "postgresql+psycopg2://user:password@host:5432")
-    return LOCAL_POSTGRES
+    return f"postgresql+psycopg2://postgres@127.0.0.1:{own_port}"
+
+
+def postgres_binary(name: str) -> str | None:
+    """A PostgreSQL server program: on PATH, or where Debian installs it."""
+    found = shutil.which(name) or sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"))
+    return found if isinstance(found, str) else (found[-1] if found else None)
+
+
+def own_postgres(settings: StackSettings) -> Service | None:
+    """The stack's own throw-away PostgreSQL cluster, when it needs one."""
+    url = make_url(settings.addresses.postgres)
+    if settings.addresses.postgres == LOCAL_POSTGRES or url.port == 5432 or os.environ.get(
+            "TWEETBOT_STACK_POSTGRES"):
+        return None
+    data = str(Path(settings.home) / "postgres")
+    return Service(
+        name="postgres", image="postgres",
+        commands=((postgres_binary("initdb"), "--pgdata", data, "--username", "postgres",
+                   "--auth", "trust", "--no-sync"),
+                  (postgres_binary("postgres"), "-D", data, "-p", str(url.port),
+                   "-h", "127.0.0.1", "-k", settings.home)),
+        health=Health(command=("pg_isready", "-q", "-h", "127.0.0.1", "-p", str(url.port))))
 
 
 def load_secrets(home: Path) -> Secrets:
@@ -113,8 +145,10 @@ def all_services(settings: StackSettings, secrets: Secrets) -> list[Service]:
                  commands=(("moto_server", "-H", settings.addresses.bind,
                             "-p", str(settings.addresses.s3_port)),),
                  health=Health(url=f"{settings.addresses.s3_url}/moto-api/"))
-    return [s3, *[s if s.name != "bucket" else s.model_copy(update={"after": ("s3",)})
-                  for s in services(settings, secrets)]]
+    postgres = own_postgres(settings)
+    return [*([postgres] if postgres else []), s3,
+            *[s if s.name != "bucket" else s.model_copy(update={"after": ("s3",)})
+              for s in services(settings, secrets)]]
 
 
 def up(settings: StackSettings, timeout: float = 180) -> Stack:
@@ -126,9 +160,11 @@ def up(settings: StackSettings, timeout: float = 180) -> Stack:
     try:
         for service in all_services(settings, secrets):
             _write_files(service)
-            if service.one_shot:
-                for command in service.commands:
+            steps = service.commands if service.one_shot else service.commands[:-1]
+            for command in steps:
+                if not _done_already(stack, service, command):
                     _run_once(stack, service, command)
+            if service.one_shot:
                 continue
             stack.pids[service.name] = _start(stack, service)
             _save(stack)
@@ -158,15 +194,14 @@ def running(home: Path) -> Stack | None:
 
 def purge(home: Path) -> None:
     """Drop a stopped stack's databases and remove its state folder (secrets too)."""
-    import shutil
-
     from training.stack.provision import drop_databases
 
     path = home / SETTINGS_FILE
     if path.exists():
         settings = StackSettings.from_json(json.loads(path.read_text()))
-        drop_databases(settings.addresses.postgres,
-                       [settings.airflow_database, settings.mlflow_database])
+        if own_postgres(settings) is None:  # an own cluster goes with the folder
+            drop_databases(settings.addresses.postgres,
+                           [settings.airflow_database, settings.mlflow_database])
     shutil.rmtree(home, ignore_errors=True)
 
 
@@ -217,7 +252,18 @@ def _wait_until_healthy(stack: Stack, service: Service, timeout: float) -> None:
         time.sleep(0.5)
 
 
+def _done_already(stack: Stack, service: Service, command: tuple[str, ...]) -> bool:
+    """A cluster initialised by an earlier ``up`` is kept, not initialised again."""
+    return service.name == "postgres" and (stack.home / "postgres" / "PG_VERSION").exists()
+
+
+def _ready(command) -> bool:
+    return subprocess.run(command, capture_output=True).returncode == 0
+
+
 def _healthy(stack: Stack, health: Health) -> bool:
+    if health.command:
+        return _ready(health.command)
     url = health.url or f"{stack.settings.addresses.airflow_url}/api/v2/monitor/health"
     try:
         with urllib.request.urlopen(url, timeout=5) as response:
