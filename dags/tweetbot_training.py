@@ -9,9 +9,9 @@ Retrains the character-level LSTM tweet generator and registers it in MLflow.
 2. **search** — up to 6 rounds; each round suggests `min(parallel, trials left)` new
    hyper-parameter sets (hyperopt TPE, conditioned on every finished trial as MLflow
    holds it) and runs them as mapped `trial_r*` tasks: Kubernetes GPU pods or local
-   processes (`TWEETBOT_TRIAL_EXECUTOR`, decided in `tweetbot_airflow.placement`),
-   capped across runs by the `tweetbot_trials` pool. `num_trials` must be at most
-   6 × `parallel`.
+   processes on the `tweetbot_gpu` queue's workers (`TWEETBOT_TRIAL_EXECUTOR`,
+   decided in `tweetbot_airflow.placement`), capped across runs by the
+   `tweetbot_trials` pool. `num_trials` must be at most 6 × `parallel`.
 3. **select** — the fastest trial within `tolerance` of the best val_loss (see README);
    `trials.csv` and the trade-off plot go to the search's MLflow run.
 4. **train_base_model** — the chosen parameters, full train split, `final_epochs`;
@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import os
 
-import pendulum
 from airflow.sdk import AssetOrTimeSchedule, CronTriggerTimetable, Param, dag, task
 
 from training.run_config import MAX_ROUNDS, params_schema
@@ -44,7 +43,8 @@ PLACEMENT = placement.from_environment()
 def validate_splits(params=None, run_id=None, triggering_asset_events=None) -> dict | None:
     from training import pipeline
 
-    run = pipeline.validate_splits(params, run_id, published_location(triggering_asset_events))
+    run = pipeline.validate_splits(params, run_id, published_location(triggering_asset_events),
+                                   distributed=placement.distributed(PLACEMENT))
     return run.to_json() if run else None
 
 
@@ -115,7 +115,8 @@ def register(run: dict, chosen: dict, trained: dict, evaluation: dict, run_id=No
     # night that was missed at once (CronTriggerTimetable's run_immediately=False).
     catchup=False,
     max_active_runs=1,
-    default_args={"retries": 1, "retry_delay": pendulum.duration(minutes=2)},
+    # The delay before a retry is the deployment's: [core] default_task_retry_delay.
+    default_args={"retries": 1},
     params={name: Param(**schema) for name, schema in params_schema().items()},
     tags=["tweetbot", "training"],
 )

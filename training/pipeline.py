@@ -17,9 +17,10 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from training import storage
+from training import storage, tracking
 from training.config import HyperParams, to_arguments
 from training.data import SPLIT_NAMES, check_splits
+from training.errors import InputError
 from training.records import (
     PENDING,
     RUNNING,
@@ -29,6 +30,7 @@ from training.records import (
     RunInputs,
     SearchRun,
     Step,
+    Tracking,
     TrainedModel,
 )
 from training.run_config import RunConfig, search_id_for
@@ -42,13 +44,17 @@ from training.vocab import Vocabulary
 
 
 def validate_splits(params: Mapping[str, Any], dag_run_id: str,
-                    published: str | None = None) -> RunInputs | None:
+                    published: str | None = None, *, distributed: bool = False
+                    ) -> RunInputs | None:
     """Validate the run's parameters, check the splits and hash them; None when
     nothing changed since the champion was trained (and the run is not forced):
     the run stops there. ``published`` is where the splits update that triggered
-    the run put them, if one did."""
+    the run put them, if one did. ``distributed``: later steps may run on other
+    machines, so the splits and the MLflow store must be where those see them."""
     config = RunConfig.from_params(params)
     location = config.data_location(published)
+    store = tracking.current()
+    _check_store_reachable(location, store, distributed)
     local = storage.local_splits(location)
     smallest = HyperParams(batch_size=_smallest(config.space, "batch_size"),
                            seq_len=_smallest(config.space, "seq_len"))
@@ -63,8 +69,39 @@ def validate_splits(params: Mapping[str, Any], dag_run_id: str,
               f"retrain anyway.")
         return None
     return RunInputs(search_id=search_id_for(dag_run_id), data_location=location,
-                     data_sha256=data_sha256, config=config,
+                     data_sha256=data_sha256, config=config, tracking=store,
                      split_bytes={name: info.num_bytes for name, info in infos.items()})
+
+
+def _check_store_reachable(location: str, store: Tracking, distributed: bool) -> None:
+    """Refuse, before any work, what would split a run's record across machines."""
+    if tracking.holds_password(store.uri):
+        raise InputError("MLFLOW_TRACKING_URI holds a password, which every step's "
+                         "environment and XCom would copy; give it in "
+                         "MLFLOW_TRACKING_PASSWORD (a server) or PGPASSWORD (a database)")
+    if not distributed:
+        return
+    if not storage.is_s3(location):
+        raise InputError(f"data_location: {location} is a folder on this machine, but "
+                         f"steps run on other machines (Celery workers or pods); publish "
+                         f"the splits to s3:// and set data_location or TWEETBOT_SPLITS")
+    if tracking.on_this_machine(store.uri):
+        raise InputError(f"MLFLOW_TRACKING_URI: {store.uri} is a store on this machine, but "
+                         f"steps run on other machines (Celery workers or pods); point "
+                         f"every Airflow component, and the pods' secret, at an MLflow "
+                         f"server")
+
+
+def _check_same_store(run: RunInputs) -> None:
+    """Every step of a run records in the store its first step found; a worker set
+    up for another would split the record (trials re-suggested, a search never
+    closed)."""
+    here = tracking.current()
+    if here != run.tracking:
+        raise InputError(f"this worker's MLflow store ({here.uri}, experiment "
+                         f"{here.experiment}) is not this run's ({run.tracking.uri}, "
+                         f"experiment {run.tracking.experiment}): give every Airflow "
+                         f"component the same MLFLOW_TRACKING_URI and TWEETBOT_EXPERIMENT")
 
 
 def _smallest(space: SearchSpace, name: str) -> int:
@@ -77,6 +114,7 @@ def _smallest(space: SearchSpace, name: str) -> int:
 # --- the search -------------------------------------------------------------------
 
 def start_search(run: RunInputs) -> SearchRun:
+    _check_same_store(run)
     config = run.config
     store = SearchStore(run.search_id)
     run_id = store.open_parent(search_params(config.space, config.search,
@@ -88,6 +126,7 @@ def start_search(run: RunInputs) -> SearchRun:
 def suggest_round(run: RunInputs) -> list[Step]:
     """This round's trials: any suggested earlier but never started, then new
     ones, ``parallel`` at most."""
+    _check_same_store(run)
     config = run.config
     store = SearchStore(run.search_id)
     _fail_abandoned(store)
@@ -97,7 +136,8 @@ def suggest_round(run: RunInputs) -> list[Step]:
                            config.search.parallel - len(waiting))
     return [TrialSpec(search_id=run.search_id, trial_num=num, data_dir=run.data_location,
                       hyperparams=params, fit=config.trial_fit, pruning=config.pruning)
-            .step(label=_trial_label(num, params, config.space))
+            .step(label=_trial_label(num, params, config.space),
+                  environment=run.tracking.environment())
             for num, params in waiting + fresh]
 
 
@@ -115,6 +155,7 @@ def _fail_abandoned(store: SearchStore) -> None:
 
 
 def select(run: RunInputs) -> ChosenTrial:
+    _check_same_store(run)
     store = SearchStore(run.search_id)
     _fail_abandoned(store)
     selection = finish_search(store, run.config.policy, run.config.pipeline.max_epochs)
@@ -139,18 +180,20 @@ def base_model_step(run: RunInputs, chosen: ChosenTrial, dag_run_id: str) -> Ste
     for key, value in lineage.items():
         arguments += ["--tag", f"{key}={value}"]
     return Step(module="training.train", arguments=tuple(arguments), folder=run.search_id,
-                name="base", label="base model", checkpoint=True)
+                name="base", label="base model", checkpoint=True,
+                environment=run.tracking.environment())
 
 
 def evaluation_step(run: RunInputs, trained: TrainedModel) -> Step:
     return Step(module="training.evaluate", folder=run.search_id, name="evaluation",
                 arguments=("--run-id", trained.run_id, "--data-dir", run.data_location),
-                label="evaluation")
+                label="evaluation", environment=run.tracking.environment())
 
 
 def register(run: RunInputs, chosen: ChosenTrial, trained: TrainedModel,
              evaluation: Evaluation, dag_run_id: str) -> Registration:
     """New version with alias ``candidate``; ``champion`` only if it is better."""
+    _check_same_store(run)
     if not trained.model_uri:
         raise RuntimeError(f"training run {trained.run_id} logged no model")
     version_tags = {tags.DAG_RUN_ID: dag_run_id, tags.DATA_SHA256: run.data_sha256,

@@ -23,6 +23,8 @@ from __future__ import annotations
 import typing
 from typing import Literal
 
+from pydantic import Field
+
 from training.config import Frozen, HyperParams
 from training.run_config import RunConfig
 
@@ -69,17 +71,34 @@ class Step(Frozen):
     name: str
     label: str = ""
     checkpoint: bool = False
+    # What the command needs to find the run's MLflow record (``Tracking``), given
+    # to a local process and a pod alike; credentials never: those come from the
+    # worker's environment or the pod's secret.
+    environment: dict[str, str] = Field(default_factory=dict)
+
+
+class Tracking(Frozen):
+    """Where a DAG run keeps its MLflow record, as its first step found it. Every
+    later step of the run, on whatever machine, must use the same."""
+
+    uri: str
+    experiment: str
+
+    def environment(self) -> dict[str, str]:
+        return {"MLFLOW_TRACKING_URI": self.uri, "TWEETBOT_EXPERIMENT": self.experiment}
 
 
 class RunInputs(Frozen):
     """What a DAG run works on: its validated parameters, the splits it checked
-    (location, SHA-256 over the three files, sizes) and the search it runs."""
+    (location, SHA-256 over the three files, sizes), the search it runs and the
+    MLflow store that records it."""
 
     search_id: str
     data_location: str
     data_sha256: str
     split_bytes: dict[str, int]
     config: RunConfig
+    tracking: Tracking
 
 
 class SearchRun(Frozen):

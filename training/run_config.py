@@ -43,6 +43,9 @@ MAX_ROUNDS = 6
 # The Airflow pool every trial task runs in, across all runs: its slots are the
 # number of trials (GPUs) in use at once.
 TRIALS_POOL = "tweetbot_trials"
+# The Celery queue of the tasks that train (trials, base model, evaluation) when
+# they run as processes on a worker: only GPU machines serve it.
+GPU_QUEUE = "tweetbot_gpu"
 # The run parameters: every field of these settings, or the fields named.
 PARAM_FIELDS = {
     PipelineSettings: None,

@@ -67,7 +67,7 @@ def place(step: Step) -> LocalCommand:
 def run(command: LocalCommand, output: TextIO | None = None) -> dict:
     """Run the command; its JSON result, or ``StepFailed``."""
     command.result_path.unlink(missing_ok=True)
-    environment = {"TF_CPP_MIN_LOG_LEVEL": "2", **os.environ}
+    environment = {"TF_CPP_MIN_LOG_LEVEL": "2", **os.environ, **command.step.environment}
     process = subprocess.Popen(command.argv, env=environment, text=True,
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     for line in process.stdout:

@@ -4,8 +4,9 @@
         --data-dir data/tweets-split --num-epochs 5 --result-path result.json \\
         --batch-size 64 --rnn-size 128 --seq-len 64 --optimizer adam
 
-Trains one model for at most ``--num-epochs`` in a nested MLflow run under the
-search's parent run, stops early if it is losing to the other trials (pruning,
+Trains one model for at most ``--num-epochs`` in the nested MLflow run that
+suggesting it created under the search's parent run (a trial never creates its
+own record), stops early if it is losing to the other trials (pruning,
 read from MLflow), and writes a small JSON result to ``--result-path``: status
 (ok, pruned or failed), val_loss, train_loss, num_epochs, avg_epoch_seconds, the
 MLflow run id and the failure reason. A failed trial is a result, not a crash:
@@ -24,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
-from training import runner, storage
+from training import runner, settings, storage, tracking
 from training.atomic import write_atomically
 from training.checkpoints import TrainingState
 from training.config import (
@@ -69,11 +70,11 @@ class TrialSpec:
         return [*arguments, *to_arguments(self.hyperparams), *to_arguments(self.fit),
                 *to_arguments(self.pruning)]
 
-    def step(self, label: str = "") -> Step:
+    def step(self, label: str = "", environment: dict[str, str] | None = None) -> Step:
         """This trial as a step for a placement to put on a worker or in a pod."""
         return Step(module="training.trial", arguments=tuple(self.arguments()),
                     folder=self.search_id, name=trial_name(self.trial_num),
-                    label=label, checkpoint=True)
+                    label=label, checkpoint=True, environment=environment or {})
 
     def default_checkpoint_dir(self) -> Path:
         """The local runner's folder for this trial."""
@@ -97,13 +98,19 @@ def run_trial(spec: TrialSpec) -> TrialRecord:
     """Run (or report, or continue) one trial and write its result file."""
     store = SearchStore(spec.search_id)
     record = store.find_trial(spec.trial_num)
-    if record is not None and record.finished:
+    if record is None:
+        # Only suggesting creates a trial: one made here, in a store the search
+        # does not read, would leave the search's own record pending for ever.
+        raise InputError(f"--trial-num {spec.trial_num}: search {spec.search_id} has no "
+                         f"such trial in {tracking.tracking_uri()} (experiment "
+                         f"{settings.experiment_name()}); a trial is suggested first "
+                         f"(the DAG or training.search), then run")
+    if record.finished:
         return _write(spec, record)
-    if record is not None and record.hyperparams != spec.hyperparams:
+    if record.hyperparams != spec.hyperparams:
         raise InputError(f"--trial-num {spec.trial_num}: search {spec.search_id} "
                          f"suggested it with other hyper-parameters")
-    run_id = record.run_id if record else store.create_trial(spec.trial_num,
-                                                              spec.hyperparams)
+    run_id = record.run_id
     job = TrainJob(data_dir=storage.local_splits(spec.data_dir),
                    hyperparams=spec.hyperparams, fit=spec.fit,
                    checkpoint_dir=spec.checkpoint_dir or spec.default_checkpoint_dir(),

@@ -5,9 +5,11 @@ when a pod task starts on a worker, from the same deployment's environment.
 
 Every trial, the base-model training and the evaluation run as one pod each,
 all from the trainer image, with the same command a local process runs
-(``python -m training.<step> ...``). Settings come from these variables; MLflow
-and S3 settings reach the pod only through a Kubernetes secret (``envFrom``),
-never inline.
+(``python -m training.<step> ...``). Settings come from these variables.
+Credentials (MLflow's user and password, S3 keys) reach the pod only through a
+Kubernetes secret (``envFrom``), never inline; the run's MLflow address and
+experiment come with the step, as they do to a local process, and win over the
+secret's.
 
 | variable | default |
 | --- | --- |
@@ -17,7 +19,8 @@ never inline.
 | TWEETBOT_K8S_CPU / TWEETBOT_K8S_MEMORY | 2 / 8Gi (requests; memory is also the limit) |
 | TWEETBOT_K8S_NODE_SELECTOR | none; JSON object, e.g. {"gpu": "a100"} |
 | TWEETBOT_K8S_TOLERATIONS | tolerate the nvidia.com/gpu taint; JSON list |
-| TWEETBOT_K8S_ENV_SECRET | tweetbot-env (MLFLOW_TRACKING_URI, AWS_* ...) |
+| TWEETBOT_K8S_ENV_SECRET | tweetbot-env (MLFLOW_TRACKING_USERNAME/PASSWORD, AWS_* ...) |
+| TWEETBOT_K8S_MLFLOW_URI | the run's MLFLOW_TRACKING_URI (set where pods see another address) |
 | TWEETBOT_K8S_CHECKPOINT_PVC | none; a PVC mounted at /checkpoints so a retried pod resumes |
 """
 
@@ -53,6 +56,7 @@ class PodSettings:
     tolerations: list[dict[str, Any]] = field(default_factory=lambda: list(DEFAULT_TOLERATIONS))
     env_secret: str = "tweetbot-env"
     checkpoint_pvc: str | None = None
+    mlflow_uri: str | None = None
 
     @classmethod
     def from_env(cls, environ=os.environ) -> PodSettings:
@@ -71,7 +75,8 @@ class PodSettings:
             node_selector=_json(environ, "TWEETBOT_K8S_NODE_SELECTOR", {}, dict),
             tolerations=_json(environ, "TWEETBOT_K8S_TOLERATIONS", DEFAULT_TOLERATIONS, list),
             env_secret=text("TWEETBOT_K8S_ENV_SECRET", cls.env_secret),
-            checkpoint_pvc=environ.get("TWEETBOT_K8S_CHECKPOINT_PVC") or None)
+            checkpoint_pvc=environ.get("TWEETBOT_K8S_CHECKPOINT_PVC") or None,
+            mlflow_uri=environ.get("TWEETBOT_K8S_MLFLOW_URI") or None)
 
     @property
     def checkpoint_root(self) -> str:

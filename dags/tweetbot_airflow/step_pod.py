@@ -37,7 +37,23 @@ class StepPodOperator(KubernetesPodOperator):
         self.arguments = pod_arguments(command, self.settings)
         self.labels = {**self.labels,
                        "app.kubernetes.io/component": command.module.rsplit(".", 1)[-1]}
+        self.env_vars = pod_environment(self.env_vars, command, self.settings)
         return super().build_pod_request_obj(context, dry_run=dry_run)
+
+
+def pod_environment(env_vars: list, step: Step, settings: PodSettings) -> list:
+    """The operator's variables plus what the step needs (the run's MLflow store
+    and experiment), pods' own MLflow address first."""
+    from airflow.providers.cncf.kubernetes.backcompat.backwards_compat_converters import (
+        convert_env_vars,
+    )
+    from kubernetes.client import models as k8s
+
+    needed = {**step.environment,
+              **({"MLFLOW_TRACKING_URI": settings.mlflow_uri} if settings.mlflow_uri else {})}
+    kept = [variable for variable in convert_env_vars(env_vars or [])
+            if variable.name not in needed]
+    return [*kept, *(k8s.V1EnvVar(name=name, value=value) for name, value in needed.items())]
 
 
 def pod_arguments(step: Step, settings: PodSettings) -> list[str]:

@@ -70,6 +70,56 @@ def test_training_dag_shape(airflow_db, monkeypatch, placement):
     pods = {t.task_id for t in dag.tasks if operator_class(t).__name__ == "StepPodOperator"}
     assert pods == (set() if placement == "local" else {
         *(f"trial_r{r}" for r in range(MAX_ROUNDS)), "train_base_model", "evaluate"})
+    # Local steps need a GPU worker; a pod task only watches its pod.
+    steps = {"trial_r0", "trial_r5", "train_base_model", "evaluate"}
+    gpu = {t.task_id for t in dag.tasks if t.queue == "tweetbot_gpu"}
+    assert gpu == (steps | {f"trial_r{r}" for r in range(MAX_ROUNDS)}
+                   if placement == "local" else set())
+
+
+class _Task:
+    def __init__(self, queue):
+        self.queue = queue
+
+
+@pytest.mark.parametrize(("worker_environment", "parsed_queue"), [
+    ({"TWEETBOT_TRIAL_EXECUTOR": "kubernetes"}, "default"),
+    ({"TWEETBOT_GPU_QUEUE": "gpu_a100"}, "gpu_a100")])
+def test_a_worker_set_up_unlike_the_dag_processor_refuses_the_task(
+        airflow_db, monkeypatch, worker_environment, parsed_queue):
+    """The dag-processor put trial_r0 on tweetbot_gpu (its parse, local placement);
+    a worker whose own parse differs refuses it, naming the settings."""
+    from airflow.sdk.exceptions import AirflowFailException
+
+    scheduled = parse(monkeypatch, {}).get_dag("tweetbot_training").get_task("trial_r0")
+    worker = parse(monkeypatch, {**K8S_ENV, "TWEETBOT_TRIAL_EXECUTOR": "local",
+                                 **worker_environment}).get_dag(
+        "tweetbot_training").get_task("trial_r0")
+    assert (scheduled.queue, worker.queue) == ("tweetbot_gpu", parsed_queue)
+    from tweetbot_airflow.placement import check_same_settings
+
+    with pytest.raises(AirflowFailException, match=(
+            "scheduled to queue 'tweetbot_gpu', but this worker's copy of the DAG puts it "
+            f"on '{parsed_queue}': TWEETBOT_TRIAL_EXECUTOR and TWEETBOT_GPU_QUEUE differ")):
+        check_same_settings({"ti": _Task(scheduled.queue), "task": worker})
+    check_same_settings({"ti": _Task(worker.queue), "task": worker})  # agreeing: no error
+
+
+@pytest.mark.parametrize(("executor", "placement", "expected"), [
+    ("LocalExecutor", "local", False),
+    ("CeleryExecutor", "local", True),
+    ("airflow.providers.celery.executors.celery_executor.CeleryExecutor", "local", True),
+    ("LocalExecutor,KubernetesExecutor", "local", True),
+    ("LocalExecutor", "kubernetes", True)])
+def test_steps_can_leave_the_machine_under_celery_or_pods(airflow_db, monkeypatch, executor,
+                                                          placement, expected):
+    from airflow.sdk.configuration import conf
+
+    from tweetbot_airflow import placement as placement_module
+
+    monkeypatch.setattr(conf, "get", lambda section, key, **_: executor)
+    monkeypatch.setenv("TWEETBOT_TRIAL_EXECUTOR", placement)
+    assert placement_module.distributed(placement_module.from_environment()) is expected
 
 
 def test_the_kubernetes_dag_serializes_as_the_scheduler_stores_it(kubernetes_dagbag):

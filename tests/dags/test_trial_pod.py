@@ -21,13 +21,23 @@ ENV = {"TWEETBOT_TRAINER_IMAGE": "registry.example/tweetbot-trainer:1.2.3",
        "TWEETBOT_K8S_ENV_SECRET": "tweetbot-mlflow-s3"}
 
 
+# What the pipeline gives every step of a run: its MLflow store and experiment.
+RUN_STORE = {"MLFLOW_TRACKING_URI": "http://mlflow.tweetbot:5000",
+             "TWEETBOT_EXPERIMENT": "nightly"}
+
+
 def render(spec: TrialSpec, monkeypatch, **extra_env):
     from tweetbot_airflow.step_pod import StepPodOperator
 
     for name, value in {**ENV, **extra_env}.items():
         monkeypatch.setenv(name, value)
-    operator = StepPodOperator(task_id="trial", step=spec.step(label="trial 1").to_json())
+    step = spec.step(label="trial 1", environment=RUN_STORE)
+    operator = StepPodOperator(task_id="trial", step=step.to_json())
     return operator.build_pod_request_obj(dry_run=True)
+
+
+def inline_environment(pod) -> dict[str, str]:
+    return {env.name: env.value for env in pod.spec.containers[0].env or []}
 
 
 @pytest.fixture
@@ -76,20 +86,35 @@ def test_the_pod_asks_for_a_gpu_and_its_resources(trial_pod):
         ("nvidia.com/gpu", "Exists", "NoSchedule")]
 
 
-def test_settings_come_from_a_secret_never_inline(trial_pod):
+def test_credentials_come_from_a_secret_the_runs_store_with_the_step(trial_pod):
     container = trial_pod.spec.containers[0]
     assert [source.secret_ref.name for source in container.env_from] == ["tweetbot-mlflow-s3"]
-    inline = {env.name for env in container.env or []}
-    assert not inline & {"MLFLOW_TRACKING_URI", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"}
+    inline = inline_environment(trial_pod)
+    assert not set(inline) & {"MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD",
+                              "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"}
+    assert {k: inline[k] for k in RUN_STORE} == RUN_STORE
     # The XCom sidecar is what carries the result file back to Airflow.
     assert any(c.name == "airflow-xcom-sidecar" for c in trial_pod.spec.containers)
 
 
+def test_pods_can_reach_mlflow_at_their_own_address(airflow_db, spec, monkeypatch):
+    pod = render(spec, monkeypatch, TWEETBOT_K8S_MLFLOW_URI="http://mlflow.ml.svc:5000")
+    inline = inline_environment(pod)
+    assert inline["MLFLOW_TRACKING_URI"] == "http://mlflow.ml.svc:5000"
+    assert inline["TWEETBOT_EXPERIMENT"] == "nightly"
+    names = [env.name for env in pod.spec.containers[0].env]
+    assert len(names) == len(set(names))
+
+
 @pytest.mark.slow
-def test_that_very_command_run_locally_produces_a_valid_trial_result(trial_pod, tmp_path):
+def test_that_very_command_run_locally_produces_a_valid_trial_result(trial_pod, spec,
+                                                                     tmp_path):
+    from training.tracking.search_store import SearchStore
+
+    SearchStore(spec.search_id).create_trial(spec.trial_num, spec.hyperparams)  # suggested
     container = trial_pod.spec.containers[0]
     arguments = list(container.args)
-    # The one change: the pod's own paths become local ones.
+    # The one change: the pod's own paths (and MLflow store) become local ones.
     arguments[arguments.index("--result-path") + 1] = str(tmp_path / "return.json")
     arguments[arguments.index("--checkpoint-dir") + 1] = str(tmp_path / "checkpoints")
     completed = subprocess.run([sys.executable, *container.command[1:], *arguments],

@@ -183,9 +183,22 @@ TRIAL_PARAMS = ["--batch-size", "16", "--seq-len", "32", "--rnn-size", "32",
 
 
 def _trial(tmp_path, splits, num, *extra, name="result.json"):
-    status = trial_main(["--search-id", "real", "--trial-num", str(num), "--data-dir",
-                         str(splits), "--result-path", str(tmp_path / name), *extra])
-    return status, json.loads((tmp_path / name).read_text())
+    """Suggest trial ``num`` (its record, as the search does), then run it."""
+    argv = ["--search-id", "real", "--trial-num", str(num), "--data-dir", str(splits),
+            "--result-path", str(tmp_path / name), *extra]
+    store = SearchStore("real")
+    if store.find_trial(num) is None:
+        store.create_trial(num, spec_from_args(build_parser().parse_args(argv)).hyperparams)
+    return trial_main(argv), json.loads((tmp_path / name).read_text())
+
+
+def test_a_trial_never_suggested_is_refused_and_records_nothing(tmp_path, capsys):
+    status = trial_main(["--search-id", "unknown", "--trial-num", "1", "--data-dir",
+                         str(tmp_path), "--result-path", str(tmp_path / "r.json")])
+    assert status == 2
+    assert "search unknown has no such trial in sqlite:" in capsys.readouterr().err
+    assert SearchStore("unknown").trials() == []
+    assert not (tmp_path / "r.json").exists()
 
 
 @pytest.mark.slow

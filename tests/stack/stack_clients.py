@@ -3,9 +3,16 @@ from the simple auth manager), MLflow and S3 with the stack's credentials."""
 
 from __future__ import annotations
 
+import contextlib
+import os
+import shutil
+import socket
 import time
+import uuid
+from pathlib import Path
 
 import requests
+from urllib3.util import Retry
 
 TERMINAL_STATES = ("success", "failed")
 TRAINING, PREPARE = "tweetbot_training", "tweetbot_prepare_splits"
@@ -13,10 +20,97 @@ TRAINING, PREPARE = "tweetbot_training", "tweetbot_prepare_splits"
 REST_CONF = {"num_trials": 4, "parallel": 2, "max_epochs": 2, "final_epochs": 1}
 
 
+ARTIFACTS = Path(os.environ.get("TWEETBOT_TEST_ARTIFACTS", Path(__file__).parents[2]
+                                / ".test-artifacts"))
+# Scheduled and asset-triggered runs take these defaults: tiny, for 2 CPU cores.
+# The space holds 4 points, as many as the REST-triggered run's trials.
+RUN_DEFAULTS = """\
+num_trials: 2
+parallel: 2
+max_epochs: 1
+final_epochs: 1
+space_overrides:
+  batch_size: {choice: [16, 32]}
+  seq_len: 16
+  rnn_size: {choice: [16, 32]}
+  embedding_size: 8
+  num_layers: 1
+  optimizer: adam
+  learning_rate: 0.01
+  clip_norm: 5.0
+  drop_rate: 0.0
+"""
+
+
+def free_ports(count: int) -> list[int]:
+    sockets = [socket.socket() for _ in range(count)]
+    for s in sockets:
+        s.bind(("127.0.0.1", 0))
+    ports = [s.getsockname()[1] for s in sockets]
+    for s in sockets:
+        s.close()
+    return ports
+
+
+@contextlib.contextmanager
+def started_stack(home: Path, **settings):
+    """A stack of the project's native launcher on free ports, under a name of its
+    own; stopped and purged (databases, Redis keys, folder) afterwards."""
+    from training.stack import native
+
+    (home / "run_defaults.yaml").write_text(RUN_DEFAULTS)
+    s3, mlflow, airflow, scheduler, worker_logs = free_ports(5)
+    settings = native.native_settings(
+        home, s3_port=s3, mlflow_port=mlflow, airflow_port=airflow,
+        scheduler_health_port=scheduler, worker_log_port=worker_logs,
+        name=f"tb_{uuid.uuid4().hex[:8]}", parallelism=4, trial_slots=2,
+        run_defaults=str(home / "run_defaults.yaml"), **settings)
+    started = None
+    try:
+        started = native.up(settings)  # stops what it started if it fails
+        yield started
+    finally:
+        if started is not None:
+            native.down(started)
+        # The services' logs outlive the stack, as test artifacts.
+        if (home / "logs").is_dir():
+            shutil.copytree(home / "logs", ARTIFACTS / f"stack-logs-{home.name}",
+                            dirs_exist_ok=True)
+        native.purge(home)
+
+
+@contextlib.contextmanager
+def mlflow_on(clients):
+    """This process's MLflow pointed at the stack's server the way the pipeline
+    points it (``tracking.configure``), and back afterwards. Earlier tests set
+    MLflow's process-wide URI, which outranks the environment; it is reset."""
+    import mlflow
+    import pytest
+    from mlflow.tracking._model_registry import utils as registry_uri
+    from mlflow.tracking._tracking_service import utils as tracking_uri
+
+    from training import tracking
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(tracking_uri, "_tracking_uri", None)
+        patch.setattr(registry_uri, "_registry_uri", None)
+        for key, value in clients.mlflow_environment().items():
+            patch.setenv(key, value)
+        tracking.configure()
+        assert mlflow.get_tracking_uri() == clients.settings.addresses.mlflow_url
+        yield mlflow.MlflowClient()
+
+
 class AirflowClient:
     def __init__(self, base_url: str, password: str):
         self.base = base_url
         self.session = requests.Session()
+        # The API server answers 500 now and then when a request races the
+        # scheduler for the same rows; reads and state changes are safe to repeat
+        # (a trigger, a POST, is not, and is not repeated).
+        self.session.mount(base_url, requests.adapters.HTTPAdapter(max_retries=Retry(
+            total=3, backoff_factor=1, status_forcelist=(500, 502, 503),
+            allowed_methods=("GET", "PATCH"), raise_on_status=False)))
         token = requests.post(f"{base_url}/auth/token", timeout=30,
                               json={"username": "admin", "password": password})
         token.raise_for_status()
@@ -52,9 +146,19 @@ class AirflowClient:
         return wait_until(lambda: (run := self.run(dag_id, run_id))["state"]
                           in TERMINAL_STATES and run, timeout, f"{dag_id} {run_id}")
 
+    def task_instances(self, dag_id: str, run_id: str) -> list[dict]:
+        return self.get(f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances",
+                        limit=500)["task_instances"]
+
+    def tries(self, dag_id: str, run_id: str, instance: dict) -> list[dict]:
+        """Every try of a task instance (the current one included), oldest first."""
+        suffix = f"/{instance['map_index']}" if instance["map_index"] >= 0 else ""
+        tries = self.get(f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances/"
+                         f"{instance['task_id']}{suffix}/tries")["task_instances"]
+        return sorted(tries, key=lambda t: t["try_number"])
+
     def task_states(self, dag_id: str, run_id: str) -> dict[str, str]:
-        instances = self.get(f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances",
-                             limit=500)["task_instances"]
+        instances = self.task_instances(dag_id, run_id)
         return {(ti["task_id"] if ti["map_index"] < 0 else f"{ti['task_id']}[{ti['map_index']}]"):
                 ti["state"] for ti in instances}
 

@@ -10,7 +10,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import requests
-from stack_clients import REST_CONF, TRAINING, wait_until
+
+from .stack_clients import REST_CONF, TRAINING, wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.stack]
 

@@ -8,7 +8,8 @@ from __future__ import annotations
 import shutil
 
 import pytest
-from stack_clients import TRAINING, wait_until
+
+from .stack_clients import TRAINING, wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.stack]
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -107,7 +108,8 @@ def test_a_trials_mlflow_link_opens_its_run_in_mlflow(page, clients, airflow, re
     with page.context.expect_page() as opened:
         link.click()
     mlflow_page = opened.value
-    mlflow_page.wait_for_load_state("networkidle")
+    # Not "networkidle": MLflow's UI may keep polling.
+    mlflow_page.wait_for_load_state("load")
     assert trial["run_id"] in mlflow_page.url
     mlflow_page.get_by_text(f"trial-{trial['trial_num']:03d}").first.wait_for(timeout=60_000)
     mlflow_page.screenshot(path=artifacts / "ui-5-mlflow-run.png", full_page=True)

@@ -4,18 +4,27 @@ in tests/stack."""
 import re
 from pathlib import Path
 
+import yaml
+
 from training.stack import compose
-from training.stack.definition import Addresses, Secrets, StackSettings, services
+from training.stack.definition import Addresses, Secrets, StackSettings, Worker, services
 
 REPO = Path(__file__).resolve().parents[2]
 SECRETS = Secrets(**{name: f"secret-{name}-value" for name in Secrets.model_fields})
 
 
-def native_like() -> StackSettings:
+def native_like(**settings) -> StackSettings:
     return StackSettings(addresses=Addresses(
         postgres="postgresql+psycopg2://postgres:pg-secret-value@127.0.0.1:5432",
         s3_host="127.0.0.1", mlflow_host="127.0.0.1", airflow_host="127.0.0.1"),
-        home="/tmp/stack")
+        home="/tmp/stack", **settings)
+
+
+def celery_like() -> StackSettings:
+    return native_like(executor="CeleryExecutor", workers=(
+        Worker(name="cpu", queues=("default",)),
+        Worker(name="gpu-1", queues=("tweetbot_gpu",)),
+        Worker(name="gpu-2", queues=("tweetbot_gpu",))))
 
 
 def test_the_committed_compose_file_is_rendered_from_the_definition():
@@ -35,7 +44,7 @@ def test_no_secret_reaches_a_command_line():
     """Command lines are visible to every user of the machine (ps); secrets go in
     the environment and 0600 files only."""
     secret_values = [*SECRETS.model_dump().values(), "pg-secret-value"]
-    for service in services(native_like(), SECRETS):
+    for service in [*services(native_like(), SECRETS), *services(celery_like(), SECRETS)]:
         for command in service.commands:
             assert not [s for s in secret_values if s in " ".join(command)], service.name
 
@@ -47,3 +56,32 @@ def test_every_service_starts_after_what_it_needs():
         names.append(service.name)
     assert names[-4:] == ["airflow-api-server", "airflow-scheduler",
                           "airflow-dag-processor", "airflow-triggerer"]
+    celery = [service.name for service in services(celery_like(), SECRETS)]
+    assert celery == [*names, "airflow-worker-cpu", "airflow-worker-gpu-1",
+                      "airflow-worker-gpu-2"]
+
+
+def test_celery_workers_share_no_folder_and_serve_their_queues():
+    workers = [s for s in services(celery_like(), SECRETS) if s.name.startswith("airflow-w")]
+    folders = [(s.environment["TWEETBOT_HOME"], s.environment["TMPDIR"], s.workdir)
+               for s in workers]
+    every = [path for paths in folders for path in paths]
+    assert len(set(every)) == len(every) == 9
+    for one in every:  # none inside another's
+        assert not [other for other in every if other != one and other.startswith(one)]
+    queues = [s.commands[-1][s.commands[-1].index("--queues") + 1] for s in workers]
+    assert queues == ["default", "tweetbot_gpu", "tweetbot_gpu"]
+    assert {s.environment["AIRFLOW__CORE__EXECUTOR"] for s in workers} == {"CeleryExecutor"}
+    assert len({s.environment["AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT"]
+                for s in workers}) == 3
+
+
+def test_compose_runs_celery_workers_on_redis():
+    document = yaml.safe_load(compose.render())
+    services_ = document["services"]
+    assert services_["redis"]["image"].startswith("redis:")
+    assert services_["airflow-scheduler"]["environment"]["AIRFLOW__CORE__EXECUTOR"] == (
+        "CeleryExecutor")
+    worker = services_["airflow-worker-gpu-1"]
+    assert worker["depends_on"]["redis"] == {"condition": "service_healthy"}
+    assert worker["entrypoint"][-1].split(" && ")[-1].startswith("exec airflow celery worker")

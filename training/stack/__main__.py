@@ -1,6 +1,7 @@
 """``python -m training.stack``: bring the stack up and down on this machine.
 
     python -m training.stack up [--airflow-port 8080 --mlflow-port 5000 --s3-port 9000]
+    python -m training.stack up --executor celery --gpu-workers 2
     python -m training.stack status
     python -m training.stack down [--purge]
 
@@ -17,7 +18,9 @@ import sys
 from pathlib import Path
 
 from training.errors import InputError
+from training.run_config import GPU_QUEUE
 from training.stack import native, provision
+from training.stack.definition import CPU_WORKER, Worker
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -36,6 +39,11 @@ def build_parser() -> argparse.ArgumentParser:
                        help="slots of the tweetbot_trials pool (trials at once)")
     start.add_argument("--run-defaults", default="",
                        help="a YAML file of run-parameter defaults for tweetbot_training")
+    start.add_argument("--executor", choices=("local", "celery"), default="local",
+                       help="Airflow's executor: the scheduler runs tasks (local), or "
+                            "Celery workers on Redis do (a CPU worker and GPU workers)")
+    start.add_argument("--gpu-workers", type=int, default=1,
+                       help="celery: workers serving the tweetbot_gpu queue, one task each")
     stop = commands.add_parser("down", help="stop every service")
     stop.add_argument("--purge", action="store_true",
                       help="also drop the stack's databases and its state folder")
@@ -45,7 +53,21 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument("--env-example", action="store_true")
     commands.add_parser("create-databases", help="(run by the stack) create its databases")
     commands.add_parser("create-bucket", help="(run by the stack) create its bucket")
+    ready = commands.add_parser("worker-ready", help="(the stack's health check) exit 0 "
+                                                     "when this machine's Celery worker "
+                                                     "NAME answers a ping")
+    ready.add_argument("name")
     return parser
+
+
+def celery_settings(args: argparse.Namespace) -> dict:
+    if args.executor == "local":
+        return {}
+    if args.gpu_workers < 1:
+        raise InputError(f"--gpu-workers: {args.gpu_workers} must be at least 1")
+    gpu = tuple(Worker(name=f"gpu-{n}", queues=(GPU_QUEUE,))
+                for n in range(1, args.gpu_workers + 1))
+    return {"executor": "CeleryExecutor", "workers": (CPU_WORKER, *gpu)}
 
 
 def describe(stack: native.Stack) -> str:
@@ -54,7 +76,11 @@ def describe(stack: native.Stack) -> str:
             f"MLflow UI    {addresses.mlflow_url}  (user admin)\n"
             f"S3 endpoint  {addresses.s3_url}  (bucket {stack.settings.bucket})\n"
             f"passwords    {stack.home / 'secrets.json'}\n"
-            f"logs         {stack.home / 'logs'}")
+            f"logs         {stack.home / 'logs'}\n"
+            f"executor     {stack.settings.executor}" + "".join(
+                f"\nworker       {w.name}: queues {', '.join(w.queues)}, folders in "
+                f"{stack.settings.worker_folder(w)}"
+                for w in stack.settings.workers if stack.settings.celery))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -71,6 +97,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "create-bucket":
         print("created the bucket" if provision.create_bucket() else "the bucket exists")
         return 0
+    if args.command == "worker-ready":
+        from training.stack import worker
+
+        return 0 if worker.ready(args.name) else 1
     home = native.default_home() if args.home is None else Path(args.home)
     current = native.running(home)
     try:
@@ -83,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
                 airflow_port=args.airflow_port,
                 scheduler_health_port=args.scheduler_health_port,
                 parallelism=args.parallelism, trial_slots=args.trial_slots,
-                run_defaults=args.run_defaults)
+                run_defaults=args.run_defaults, **celery_settings(args))
             print(describe(native.up(settings)))
         elif args.command == "status":
             print(describe(current) if current else f"no stack runs from {home}")

@@ -4,8 +4,10 @@
 
 The services, their commands, environments, files, health checks and start order
 come from ``training.stack.definition``, the very list the native launcher
-starts; only what compose brings itself is added here: the PostgreSQL and
-MinIO containers, images, named volumes and published ports. Secrets are
+starts; only what compose brings itself is added here: the PostgreSQL, MinIO
+and Redis containers, images, named volumes and published ports. Compose runs
+the CeleryExecutor with a CPU worker and a GPU-queue worker (more: copy the
+worker; on GPU machines, give it the GPU). Secrets are
 ``${VARIABLES}`` that compose fills from ``.env`` (``.env.example`` lists them);
 nothing secret is in the file. A test checks the committed file is what this
 renders.
@@ -26,6 +28,7 @@ HEADER = """\
 """
 STATE = "/opt/tweetbot/state"  # AIRFLOW_HOME, TWEETBOT_HOME and config files, a volume
 POSTGRES_IMAGE = "postgres:17.6"
+REDIS_IMAGE = "redis:7.4.5"
 MINIO_IMAGE = "minio/minio:RELEASE.2025-09-07T16-13-09Z"
 IMAGES = {"airflow": "tweetbot-airflow:${TWEETBOT_VERSION}",
           "mlflow": "tweetbot-mlflow:${TWEETBOT_VERSION}"}
@@ -47,10 +50,12 @@ VARIABLES = (
 def compose_settings() -> tuple[StackSettings, Secrets]:
     addresses = Addresses(postgres="postgresql+psycopg2://postgres:${POSTGRES_PASSWORD}@postgres:5432",
                           s3_host="minio", mlflow_host="mlflow",
-                          airflow_host="airflow-api-server", bind="0.0.0.0")
+                          airflow_host="airflow-api-server", redis="redis://redis:6379/0",
+                          bind="0.0.0.0")
     settings = StackSettings(addresses=addresses, home=STATE,
                              dags_folder="/opt/tweetbot/dags",
-                             plugins_folder="/opt/tweetbot/plugins")
+                             plugins_folder="/opt/tweetbot/plugins",
+                             executor="CeleryExecutor")
     secrets = Secrets(mlflow_admin_password="${MLFLOW_ADMIN_PASSWORD}",
                       airflow_admin_password="${AIRFLOW_ADMIN_PASSWORD}",
                       s3_access_key="${S3_ACCESS_KEY}", s3_secret_key="${S3_SECRET_KEY}",
@@ -78,6 +83,11 @@ def render() -> str:
             "volumes": ["minio:/data"], "ports": ["9001:9001"],
             "healthcheck": _healthcheck(["mc", "ready", "local"]),
             "restart": "unless-stopped"},
+        "redis": {
+            "image": REDIS_IMAGE,
+            "command": ["redis-server", "--save", "", "--appendonly", "no"],
+            "healthcheck": _healthcheck(["redis-cli", "ping"]),
+            "restart": "unless-stopped"},
         **{service.name: _service(service, settings) for service in defined}},
         "volumes": {"postgres": {}, "minio": {}, "state": {}},
         "configs": {_config_name(service, path): {"content": content}
@@ -100,17 +110,23 @@ def _service(service: Service, settings: StackSettings) -> dict:
     commands = [list(command) for command in service.commands]
     if len(commands) == 1:
         spec["command"] = commands[0]
-    else:  # a one-shot service of several steps
-        spec["entrypoint"] = ["/bin/bash", "-c", " && ".join(
-            " ".join(_quoted(part) for part in command) for command in commands)]
+    else:  # steps run in turn; a long-running last one replaces the shell
+        lines = [" ".join(_quoted(part) for part in command) for command in commands]
+        if service.health is not None:
+            lines[-1] = f"exec {lines[-1]}"
+        spec["entrypoint"] = ["/bin/bash", "-c", " && ".join(lines)]
     dependencies = {name: {"condition": "service_healthy"} for name in ("postgres", "minio")
                     if service.name in ("databases", "bucket")}
+    if settings.celery and service.image == "airflow" and service.health is not None:
+        dependencies["redis"] = {"condition": "service_healthy"}
     for name in service.after:
         condition = ("service_completed_successfully" if name in ("databases", "bucket",
                      "airflow-init") else "service_healthy")
         dependencies[name] = {"condition": condition}
     if dependencies:
         spec["depends_on"] = dependencies
+    if service.workdir:
+        spec["working_dir"] = service.workdir
     if service.files:
         spec["configs"] = [{"source": _config_name(service, path), "target": path}
                            for path in service.files]

@@ -10,8 +10,14 @@ that is moto's S3 server natively and MinIO in compose.
     databases, bucket      one-shot: create the stack's databases and its bucket
     mlflow                 tracking server: Postgres store, S3 artifacts proxied, basic auth
     airflow-init           one-shot: Airflow's users file, migrations, the trials pool
-    airflow-api-server     UI and REST API        airflow-scheduler (LocalExecutor)
+    airflow-api-server     UI and REST API        airflow-scheduler
     airflow-dag-processor                          airflow-triggerer
+    airflow-worker-<name>  CeleryExecutor only: one per ``Worker``, each with its own
+                           TWEETBOT_HOME, working and temp folders (another machine)
+
+With the LocalExecutor the scheduler runs every task; with the CeleryExecutor the
+workers do, taking them from Redis (the broker) by queue: ``default`` for the
+pipeline's light steps, ``tweetbot_gpu`` for the ones that train.
 
 Secrets come in through ``Secrets`` (generated and kept by the native launcher,
 ``${VARIABLES}`` from ``.env`` in compose) and are written only to the services'
@@ -22,11 +28,12 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 
 from training.config import Frozen
-from training.run_config import TRIALS_POOL
+from training.run_config import GPU_QUEUE, TRIALS_POOL
 
 REPO = Path(__file__).resolve().parents[2]
 ADMIN = "admin"
@@ -54,6 +61,7 @@ class Service(Frozen):
     health: Health | None = None
     after: tuple[str, ...] = ()
     image: str = "airflow"  # which image runs it in compose: airflow, mlflow, or a name
+    workdir: str | None = None  # the working folder, when not the stack's home
 
     @property
     def one_shot(self) -> bool:
@@ -82,6 +90,8 @@ class Addresses(Frozen):
     airflow_host: str
     airflow_port: int = 8080
     scheduler_health_port: int = 8974
+    redis: str = "redis://127.0.0.1:6379/0"  # the Celery broker
+    worker_log_port: int = 8793  # the first worker's log server; the next +1, ...
     bind: str = "127.0.0.1"  # the interface services listen on
 
     @property
@@ -97,6 +107,19 @@ class Addresses(Frozen):
         return f"http://{self.airflow_host}:{self.airflow_port}"
 
 
+class Worker(Frozen):
+    """An Airflow Celery worker: its name (in its Celery node name and in the
+    hostname Airflow records on its task instances), the queues it serves and how
+    many tasks it runs at once (1 on a machine with one GPU)."""
+
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$")
+    queues: tuple[str, ...]
+    concurrency: int = Field(1, ge=1)
+
+
+CPU_WORKER = Worker(name="cpu", queues=("default",), concurrency=2)
+
+
 class StackSettings(Frozen):
     """What a launcher decides: addresses, folders, names and sizes. The defaults
     fit a laptop (2 cores): few scheduler workers, one MLflow worker."""
@@ -110,6 +133,11 @@ class StackSettings(Frozen):
     trial_slots: int = Field(2, ge=1, description="trials (GPUs) in use at once")
     mlflow_workers: int = Field(1, ge=1)
     run_defaults: str = ""  # a file of run-parameter defaults for the DAG (optional)
+    executor: Literal["LocalExecutor", "CeleryExecutor"] = "LocalExecutor"
+    workers: tuple[Worker, ...] = (CPU_WORKER, Worker(name="gpu-1", queues=(GPU_QUEUE,)))
+    retry_delay: int = Field(120, ge=0, description="seconds before a failed task's retry")
+    heartbeat_timeout: int = Field(300, ge=10, description=(
+        "seconds without a heartbeat before the scheduler fails a task (a lost worker)"))
 
     @property
     def airflow_database(self) -> str:
@@ -125,6 +153,13 @@ class StackSettings(Frozen):
 
     def database_url(self, database: str) -> str:
         return f"{self.addresses.postgres}/{database}"
+
+    @property
+    def celery(self) -> bool:
+        return self.executor == "CeleryExecutor"
+
+    def worker_folder(self, worker: Worker) -> Path:
+        return Path(self.home) / "workers" / worker.name
 
 
 def s3_client_environment(settings: StackSettings, secrets: Secrets) -> dict[str, str]:
@@ -152,8 +187,9 @@ def airflow_environment(settings: StackSettings, secrets: Secrets) -> dict[str, 
         "AIRFLOW__CORE__DAGS_FOLDER": settings.dags_folder,
         "AIRFLOW__CORE__PLUGINS_FOLDER": settings.plugins_folder,
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+        "AIRFLOW__CORE__EXECUTOR": settings.executor,
         "AIRFLOW__CORE__PARALLELISM": str(settings.parallelism),
+        "AIRFLOW__CORE__DEFAULT_TASK_RETRY_DELAY": str(settings.retry_delay),
         "AIRFLOW__CORE__FERNET_KEY": secrets.fernet_key,
         "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{addresses.airflow_url}/execution/",
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{ADMIN}:admin",
@@ -167,13 +203,55 @@ def airflow_environment(settings: StackSettings, secrets: Secrets) -> dict[str, 
         "AIRFLOW__SCHEDULER__SCHEDULER_HEALTH_CHECK_SERVER_HOST": addresses.bind,
         "AIRFLOW__SCHEDULER__SCHEDULER_HEALTH_CHECK_SERVER_PORT":
             str(addresses.scheduler_health_port),
+        "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": str(settings.heartbeat_timeout),
+        **(celery_environment(settings) if settings.celery else {}),
         "TWEETBOT_HOME": str(home / "tweetbot"),
+        "TWEETBOT_GPU_QUEUE": GPU_QUEUE,
         "TWEETBOT_SPLITS": f"s3://{settings.bucket}/splits",
         "TWEETBOT_MLFLOW_UI_URL": addresses.mlflow_url,
         **({"TWEETBOT_RUN_DEFAULTS": settings.run_defaults} if settings.run_defaults else {}),
         **mlflow_client_environment(settings, secrets),
         **s3_client_environment(settings, secrets),
     }
+
+
+def celery_environment(settings: StackSettings) -> dict[str, str]:
+    """The CeleryExecutor's settings: Redis as the broker, keys under the stack's
+    own prefix (several stacks can share one Redis); the metadata database keeps
+    the results."""
+    return {
+        "AIRFLOW__CELERY__BROKER_URL": settings.addresses.redis,
+        "AIRFLOW__CELERY__RESULT_BACKEND": "db+" + settings.database_url(
+            settings.airflow_database),
+        "AIRFLOW__CELERY_BROKER_TRANSPORT_OPTIONS__GLOBAL_KEYPREFIX": f"{settings.name}:",
+        # A message not acknowledged this long goes to another worker; a
+        # trial can take hours. Lost workers are the heartbeat's to find.
+        "AIRFLOW__CELERY_BROKER_TRANSPORT_OPTIONS__VISIBILITY_TIMEOUT": "86400",
+        # A worker takes a task only when it can start it: a GPU worker busy with
+        # one trial must not hold the next while another GPU idles.
+        "AIRFLOW__CELERY__WORKER_PREFETCH_MULTIPLIER": "1",
+    }
+
+
+def worker_service(settings: StackSettings, airflow: dict[str, str], worker: Worker,
+                   log_server_port: int) -> Service:
+    """One Celery worker: its own TWEETBOT_HOME, working and temp folders, so it
+    shares nothing with the others but PostgreSQL, S3, Redis and MLflow."""
+    folder = settings.worker_folder(worker)
+    own = {"TWEETBOT_HOME": str(folder / "tweetbot"), "TMPDIR": str(folder / "tmp"),
+           "TWEETBOT_WORKER": worker.name,
+           # Task instances record this worker's name, not just the machine's.
+           "AIRFLOW__CORE__HOSTNAME_CALLABLE": "training.stack.worker.hostname",
+           "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(log_server_port)}
+    return Service(
+        name=f"airflow-worker-{worker.name}", after=("airflow-api-server",),
+        environment={**airflow, **own}, workdir=str(folder / "work"),
+        commands=(("mkdir", "-p", own["TWEETBOT_HOME"], own["TMPDIR"], str(folder / "work")),
+                  ("airflow", "celery", "worker", "--queues", ",".join(worker.queues),
+                   "--concurrency", str(worker.concurrency),
+                   "--celery-hostname", f"{worker.name}@%h")),
+        health=Health(command=("python", "-m", "training.stack", "worker-ready",
+                               worker.name)))
 
 
 def _passwords_file(settings: StackSettings) -> Path:
@@ -247,4 +325,6 @@ def services(settings: StackSettings, secrets: Secrets) -> list[Service]:
         Service(name="airflow-triggerer", after=("airflow-api-server",), environment=airflow,
                 commands=(("airflow", "triggerer"),),
                 health=Health(airflow_component="triggerer")),
+        *(worker_service(settings, airflow, worker, addresses.worker_log_port + index)
+          for index, worker in enumerate(settings.workers) if settings.celery),
     ]

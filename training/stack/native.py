@@ -37,6 +37,7 @@ from training.errors import InputError
 from training.stack.definition import Addresses, Health, Secrets, Service, StackSettings, services
 
 LOCAL_POSTGRES = "postgresql+psycopg2://postgres@127.0.0.1:5432"
+DEFAULT_REDIS = "redis://127.0.0.1:6379/0"
 STATE_FILE = "stack.json"  # the running processes; gone after `down`
 SETTINGS_FILE = "settings.json"  # kept after `down`, for `down --purge`
 # Settings of the calling process that must not leak into the services.
@@ -68,14 +69,37 @@ def default_home() -> Path:
 
 def native_settings(home: Path, *, s3_port: int = 9000, mlflow_port: int = 5000,
                     airflow_port: int = 8080, scheduler_health_port: int = 8974,
-                    postgres_port: int = 5433, name: str = "tweetbot",
-                    **sizes) -> StackSettings:
+                    worker_log_port: int = 8793, postgres_port: int = 5433,
+                    name: str = "tweetbot", **sizes) -> StackSettings:
     addresses = Addresses(postgres=postgres_server(postgres_port), s3_host="127.0.0.1",
                           s3_port=s3_port,
                           mlflow_host="127.0.0.1", mlflow_port=mlflow_port,
                           airflow_host="127.0.0.1", airflow_port=airflow_port,
-                          scheduler_health_port=scheduler_health_port)
+                          scheduler_health_port=scheduler_health_port,
+                          worker_log_port=worker_log_port,
+                          redis=os.environ.get("TWEETBOT_STACK_REDIS") or DEFAULT_REDIS)
     return StackSettings(addresses=addresses, home=str(home.resolve()), name=name, **sizes)
+
+
+def check_redis(settings: StackSettings) -> None:
+    """The CeleryExecutor's broker must answer before anything starts."""
+    import redis
+
+    try:
+        redis.Redis.from_url(settings.addresses.redis, socket_timeout=5).ping()
+    except redis.RedisError as error:
+        raise InputError(f"no Redis at {settings.addresses.redis} for the CeleryExecutor "
+                         f"({error}); start one, or set TWEETBOT_STACK_REDIS") from None
+
+
+def _forget_broker_keys(settings: StackSettings) -> None:
+    """The stack's queues and results in a Redis it shares with others."""
+    import redis
+
+    with contextlib.suppress(redis.RedisError):
+        client = redis.Redis.from_url(settings.addresses.redis, socket_timeout=5)
+        for key in client.scan_iter(f"{settings.name}:*"):
+            client.delete(key)
 
 
 def postgres_server(own_port: int) -> str:
@@ -154,6 +178,8 @@ def all_services(settings: StackSettings, secrets: Secrets) -> list[Service]:
 def up(settings: StackSettings, timeout: float = 180) -> Stack:
     """Start every service, in order, each once its predecessors are ready."""
     home = Path(settings.home)
+    if settings.celery:
+        check_redis(settings)
     secrets = load_secrets(home)
     (home / "logs").mkdir(parents=True, exist_ok=True)
     stack = Stack(settings, secrets, pids={})
@@ -202,6 +228,8 @@ def purge(home: Path) -> None:
         if own_postgres(settings) is None:  # an own cluster goes with the folder
             drop_databases(settings.addresses.postgres,
                            [settings.airflow_database, settings.mlflow_database])
+        if settings.celery:
+            _forget_broker_keys(settings)
     shutil.rmtree(home, ignore_errors=True)
 
 
@@ -236,14 +264,14 @@ def _run_once(stack: Stack, service: Service, command: tuple[str, ...]) -> None:
 def _start(stack: Stack, service: Service) -> int:
     with open(stack.log(service.name), "a") as log:
         process = subprocess.Popen(service.commands[-1], env=_environment(service),
-                                   cwd=stack.home, stdout=log, stderr=subprocess.STDOUT,
-                                   start_new_session=True)
+                                   cwd=service.workdir or stack.home, stdout=log,
+                                   stderr=subprocess.STDOUT, start_new_session=True)
     return process.pid
 
 
 def _wait_until_healthy(stack: Stack, service: Service, timeout: float) -> None:
     deadline = time.monotonic() + timeout
-    while not _healthy(stack, service.health):
+    while not _healthy(stack, service):
         if not _alive(stack.pids[service.name]):
             raise RuntimeError(f"{service.name} exited; see {stack.log(service.name)}")
         if time.monotonic() > deadline:
@@ -257,13 +285,14 @@ def _done_already(stack: Stack, service: Service, command: tuple[str, ...]) -> b
     return service.name == "postgres" and (stack.home / "postgres" / "PG_VERSION").exists()
 
 
-def _ready(command) -> bool:
-    return subprocess.run(command, capture_output=True).returncode == 0
+def _ready(command, environment: dict[str, str] | None = None) -> bool:
+    return subprocess.run(command, capture_output=True, env=environment).returncode == 0
 
 
-def _healthy(stack: Stack, health: Health) -> bool:
+def _healthy(stack: Stack, service: Service) -> bool:
+    health = service.health
     if health.command:
-        return _ready(health.command)
+        return _ready(health.command, _environment(service))
     url = health.url or f"{stack.settings.addresses.airflow_url}/api/v2/monitor/health"
     try:
         with urllib.request.urlopen(url, timeout=5) as response:

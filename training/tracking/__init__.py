@@ -18,8 +18,12 @@ import fcntl
 import logging
 import os
 import sys
+from typing import TYPE_CHECKING
 
 from training import settings
+
+if TYPE_CHECKING:
+    from training.records import Tracking
 
 
 def tracking_uri() -> str:
@@ -31,6 +35,27 @@ def tracking_uri() -> str:
 
 def is_embedded(uri: str) -> bool:
     return uri.startswith("sqlite:")
+
+
+def on_this_machine(uri: str) -> bool:
+    """A store no other machine sees: SQLite, MLflow's file store, a plain path."""
+    scheme = uri.partition("://")[0] if "://" in uri else ""
+    return scheme in ("", "file", "sqlite")
+
+
+def holds_password(uri: str) -> bool:
+    """``scheme://user:password@host``: a password the URI would carry into
+    every step's command and XCom."""
+    from urllib.parse import urlsplit
+
+    return "://" in uri and urlsplit(uri).password is not None
+
+
+def current() -> Tracking:
+    """The store and experiment this process is set up to use."""
+    from training.records import Tracking
+
+    return Tracking(uri=tracking_uri(), experiment=settings.experiment_name())
 
 
 def ui_url() -> str | None:

@@ -1,0 +1,58 @@
+"""The DAG's steps refuse, before any work, what would split a run's record
+across machines: local splits or a local MLflow store when steps can run
+elsewhere, a password in the tracking URI, a worker pointed at another store."""
+
+from __future__ import annotations
+
+import pytest
+
+from training import pipeline
+from training.errors import InputError
+from training.tracking.search_store import SearchStore
+
+TINY = {"num_trials": 1, "parallel": 1, "max_epochs": 1, "final_epochs": 1,
+        "space_overrides": {"batch_size": 8, "seq_len": 16}}
+
+
+def test_a_distributed_run_refuses_splits_on_this_machine(sample_splits):
+    with pytest.raises(InputError, match=(
+            f"data_location: {sample_splits} is a folder on this machine, but steps run on "
+            "other machines")):
+        pipeline.validate_splits({**TINY, "data_location": str(sample_splits)}, "run-1",
+                                 distributed=True)
+
+
+def test_a_distributed_run_refuses_a_store_on_this_machine():
+    # Refused before the splits are read: this bucket does not exist.
+    with pytest.raises(InputError, match=r"MLFLOW_TRACKING_URI: sqlite:///.* is a store on "
+                                         r"this machine, but steps run on other machines"):
+        pipeline.validate_splits({**TINY, "data_location": "s3://no-such-bucket/splits"},
+                                 "run-1", distributed=True)
+
+
+def test_a_password_in_the_tracking_uri_is_refused_without_printing_it(monkeypatch,
+                                                                       sample_splits):
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "postgresql://mlflow:s3cr3t@db:5432/mlflow")
+    with pytest.raises(InputError, match="MLFLOW_TRACKING_URI holds a password") as refused:
+        pipeline.validate_splits({**TINY, "data_location": str(sample_splits)}, "run-1")
+    assert "s3cr3t" not in str(refused.value)
+
+
+def test_a_worker_on_another_store_refuses_the_runs_steps(monkeypatch, sample_splits):
+    run = pipeline.validate_splits({**TINY, "data_location": str(sample_splits)}, "run-1")
+    assert run.tracking.experiment == "tweetbot" and run.tracking.uri.startswith("sqlite:")
+    assert run.data_location == str(sample_splits)
+    monkeypatch.setenv("TWEETBOT_EXPERIMENT", "elsewhere")
+    with pytest.raises(InputError, match="this worker's MLflow store .* experiment elsewhere"
+                                         r"\) is not this run's"):
+        pipeline.start_search(run)
+    monkeypatch.delenv("TWEETBOT_EXPERIMENT")
+    assert SearchStore(run.search_id).find_parent() is None  # nothing was started
+
+
+def test_every_step_command_carries_the_runs_store(sample_splits):
+    run = pipeline.validate_splits({**TINY, "data_location": str(sample_splits)}, "run-2")
+    pipeline.start_search(run)
+    trial, = pipeline.suggest_round(run)
+    assert trial.environment == {"MLFLOW_TRACKING_URI": run.tracking.uri,
+                                 "TWEETBOT_EXPERIMENT": "tweetbot"}
