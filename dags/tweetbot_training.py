@@ -30,7 +30,14 @@ from __future__ import annotations
 
 import os
 
-from airflow.sdk import AssetOrTimeSchedule, CronTriggerTimetable, Param, dag, task
+from airflow.sdk import (
+    AssetOrTimeSchedule,
+    CronTriggerTimetable,
+    Param,
+    dag,
+    get_current_context,
+    task,
+)
 
 from training.run_config import MAX_ROUNDS, params_schema
 from tweetbot_airflow import SPLITS_ASSET, placement
@@ -43,6 +50,7 @@ PLACEMENT = placement.from_environment()
 def validate_splits(params=None, run_id=None, triggering_asset_events=None) -> dict | None:
     from training import pipeline
 
+    placement.check_same_settings(get_current_context())
     run = pipeline.validate_splits(params, run_id, published_location(triggering_asset_events),
                                    distributed=placement.distributed(PLACEMENT))
     return run.to_json() if run else None
@@ -118,7 +126,7 @@ def register(run: dict, chosen: dict, trained: dict, evaluation: dict, run_id=No
     # The delay before a retry is the deployment's: [core] default_task_retry_delay.
     default_args={"retries": 1},
     params={name: Param(**schema) for name, schema in params_schema().items()},
-    tags=["tweetbot", "training"],
+    tags=["tweetbot", "training", *placement.setting_tags(PLACEMENT)],
 )
 def tweetbot_training():
     run = validate_splits()
@@ -130,7 +138,7 @@ def tweetbot_training():
     chosen = select(run)
     previous >> chosen
     trained = PLACEMENT.step("train_base_model", base_model_arguments(run, chosen))
-    evaluation = PLACEMENT.step("evaluate", evaluate_arguments(run, trained))
+    evaluation = PLACEMENT.step("evaluate", evaluate_arguments(run, trained), gpu=False)
     register(run, chosen, trained, evaluation)
 
 

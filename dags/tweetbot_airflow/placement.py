@@ -19,15 +19,17 @@ worker. Where Airflow itself runs tasks (Local or Celery executor) is Airflow's
 setting; the two together decide whether a run's steps can land on other
 machines (``distributed``), where local paths and stores are refused.
 
-Local steps go to the Celery queue ``TWEETBOT_GPU_QUEUE`` (``tweetbot_gpu``), so
-only GPU workers serve trials, the base model and the evaluation; pods leave
-their tasks on the default queue (the pod, not the worker, needs the GPU).
+Local steps that train go to the Celery queue ``TWEETBOT_GPU_QUEUE``
+(``tweetbot_gpu``), so only GPU workers serve trials and the base model; the
+evaluation needs no GPU and stays on the default queue, as do pod tasks (the
+pod, not the worker, needs the GPU).
 
 Every Airflow component parses the DAG file itself, the workers too. A worker
 whose settings differ from the dag-processor's would run a task of another
-shape; the queue a task was scheduled to (the dag-processor's parse) and the
-queue the worker's own parse gives it differ then, and the task fails saying
-so before it starts anything.
+shape. The DAG records the settings it was parsed with in its tags
+(``placement:local``, ``gpu-queue:tweetbot_gpu``); the dag-processor's copy is
+in the metadata database, and a task whose worker's own copy differs fails
+saying so before it starts anything.
 """
 
 from __future__ import annotations
@@ -45,13 +47,16 @@ from tweetbot_airflow.pod_settings import PodSettings
 
 VARIABLE = "TWEETBOT_TRIAL_EXECUTOR"
 GPU_QUEUE_VARIABLE = "TWEETBOT_GPU_QUEUE"
+SETTING_TAG_PREFIXES = ("placement:", "gpu-queue:")
 
 
 class Placement(Protocol):
+    name: str
     in_pods: bool  # steps run in pods, off the Airflow workers
 
-    def step(self, task_id: str, step: XComArg) -> XComArg:
-        """One task running ``step``; its output is the step's JSON result."""
+    def step(self, task_id: str, step: XComArg, gpu: bool = True) -> XComArg:
+        """One task running ``step``; its output is the step's JSON result. ``gpu``:
+        the step needs a GPU machine (a GPU worker's queue, a pod with a GPU)."""
 
     def trials(self, task_id: str, steps: XComArg) -> XComArg:
         """One mapped task per trial step, in the ``tweetbot_trials`` pool."""
@@ -79,16 +84,26 @@ def distributed(placement: Placement) -> bool:
     return placement.in_pods or any(name != "LocalExecutor" for name in executors)
 
 
+def setting_tags(placement: Placement) -> list[str]:
+    """The DAG's tags that record the settings it was parsed with."""
+    return [f"placement:{placement.name}", f"gpu-queue:{gpu_queue()}"]
+
+
 def check_same_settings(context) -> None:
-    """Fail a placed step whose worker parsed the DAG differently from the
-    dag-processor (see the module's notes)."""
-    scheduled, parsed_here = context["ti"].queue, context["task"].queue
-    if scheduled != parsed_here:
+    """Fail a task whose worker parsed the DAG with other settings than the
+    dag-processor did (see the module's notes)."""
+    dag = context["dag"]
+    recorded = _settings_in(context["ti"].get_dag(dag.dag_id).tags)
+    parsed_here = _settings_in(dag.tags)
+    if recorded != parsed_here:
         raise AirflowFailException(
-            f"this task was scheduled to queue {scheduled!r}, but this worker's copy of the "
-            f"DAG puts it on {parsed_here!r}: {VARIABLE} and {GPU_QUEUE_VARIABLE} differ "
-            f"between this worker and the dag-processor; give every Airflow component "
-            f"the same settings")
+            f"the dag-processor parsed {dag.dag_id} with {', '.join(recorded) or 'no tags'}, "
+            f"this worker with {', '.join(parsed_here)}: {VARIABLE} or {GPU_QUEUE_VARIABLE} "
+            f"differ between them; give every Airflow component the same settings")
+
+
+def _settings_in(tags) -> list[str]:
+    return sorted(str(tag) for tag in tags if str(tag).startswith(SETTING_TAG_PREFIXES))
 
 
 # --- local: a process on the worker ------------------------------------------------
@@ -110,11 +125,12 @@ def run_trial(step: dict) -> dict:
 
 
 class LocalPlacement:
-    in_pods = False
+    name, in_pods = "local", False
 
-    def step(self, task_id: str, step: XComArg) -> XComArg:
-        return run_step.override(task_id=task_id, queue=gpu_queue(),
-                                 pre_execute=check_same_settings)(step)
+    def step(self, task_id: str, step: XComArg, gpu: bool = True) -> XComArg:
+        queue = {"queue": gpu_queue()} if gpu else {}
+        return run_step.override(task_id=task_id, pre_execute=check_same_settings,
+                                 **queue)(step)
 
     def trials(self, task_id: str, steps: XComArg) -> XComArg:
         return run_trial.override(task_id=task_id, queue=gpu_queue(),
@@ -127,15 +143,15 @@ class PodPlacement:
     """Steps as pods (``tweetbot_airflow.step_pod``); the Kubernetes client loads only
     for this placement, so a local deployment's tasks start seconds sooner."""
 
-    in_pods = True
+    name, in_pods = "kubernetes", True
 
     def __init__(self):
         PodSettings.from_env()  # bad pod settings fail the DAG's import, not a task
 
-    def step(self, task_id: str, step: XComArg) -> XComArg:
+    def step(self, task_id: str, step: XComArg, gpu: bool = True) -> XComArg:
         from tweetbot_airflow.step_pod import StepPodOperator
 
-        return StepPodOperator(task_id=task_id, step=step,
+        return StepPodOperator(task_id=task_id, step=step, gpu=gpu,
                                pre_execute=check_same_settings).output
 
     def trials(self, task_id: str, steps: XComArg) -> XComArg:

@@ -21,7 +21,15 @@ secret's.
 | TWEETBOT_K8S_TOLERATIONS | tolerate the nvidia.com/gpu taint; JSON list |
 | TWEETBOT_K8S_ENV_SECRET | tweetbot-env (MLFLOW_TRACKING_USERNAME/PASSWORD, AWS_* ...) |
 | TWEETBOT_K8S_MLFLOW_URI | the run's MLFLOW_TRACKING_URI (set where pods see another address) |
-| TWEETBOT_K8S_CHECKPOINT_PVC | none; a PVC mounted at /checkpoints so a retried pod resumes |
+| TWEETBOT_K8S_CHECKPOINT_PVC | none; a ReadWriteMany PVC at /checkpoints where steps checkpoint |
+| TWEETBOT_K8S_STARTUP_TIMEOUT | 900 s from scheduled to running (a multi-GB image pull) |
+| TWEETBOT_K8S_SCHEDULE_TIMEOUT | 1800 s from created to scheduled (a GPU node from zero) |
+| TWEETBOT_K8S_EXECUTION_TIMEOUT | 43200 s; a hung pod then fails instead of holding the run |
+
+Only the steps that train (trials, the base model) get a GPU, the node selector
+and the tolerations; the evaluation's pod runs on any node. The checkpoint volume
+is mounted only in the pods that write checkpoints, and each step keeps its own
+folder there (``<search id>/<step>``), so a retried pod resumes.
 """
 
 from __future__ import annotations
@@ -57,26 +65,37 @@ class PodSettings:
     env_secret: str = "tweetbot-env"
     checkpoint_pvc: str | None = None
     mlflow_uri: str | None = None
+    startup_timeout: int = 900
+    schedule_timeout: int = 1800
+    execution_timeout: int = 43200
 
     @classmethod
     def from_env(cls, environ=os.environ) -> PodSettings:
         def text(name, default):
             return environ.get(name) or default
 
-        try:
-            gpus = int(text("TWEETBOT_K8S_GPUS", "1"))
-        except ValueError:
-            raise InputError("TWEETBOT_K8S_GPUS: expected a whole number") from None
+        def whole(name, default):
+            try:
+                value = int(text(name, str(default)))
+            except ValueError:
+                raise InputError(f"{name}: expected a whole number") from None
+            if value < 0:
+                raise InputError(f"{name}: {value} is negative")
+            return value
+
         return cls(
             image=environ.get("TWEETBOT_TRAINER_IMAGE") or _default_image(),
             namespace=text("TWEETBOT_K8S_NAMESPACE", cls.namespace),
-            gpus=gpus, cpu=text("TWEETBOT_K8S_CPU", cls.cpu),
+            gpus=whole("TWEETBOT_K8S_GPUS", cls.gpus), cpu=text("TWEETBOT_K8S_CPU", cls.cpu),
             memory=text("TWEETBOT_K8S_MEMORY", cls.memory),
             node_selector=_json(environ, "TWEETBOT_K8S_NODE_SELECTOR", {}, dict),
             tolerations=_json(environ, "TWEETBOT_K8S_TOLERATIONS", DEFAULT_TOLERATIONS, list),
             env_secret=text("TWEETBOT_K8S_ENV_SECRET", cls.env_secret),
             checkpoint_pvc=environ.get("TWEETBOT_K8S_CHECKPOINT_PVC") or None,
-            mlflow_uri=environ.get("TWEETBOT_K8S_MLFLOW_URI") or None)
+            mlflow_uri=environ.get("TWEETBOT_K8S_MLFLOW_URI") or None,
+            startup_timeout=whole("TWEETBOT_K8S_STARTUP_TIMEOUT", cls.startup_timeout),
+            schedule_timeout=whole("TWEETBOT_K8S_SCHEDULE_TIMEOUT", cls.schedule_timeout),
+            execution_timeout=whole("TWEETBOT_K8S_EXECUTION_TIMEOUT", cls.execution_timeout))
 
     @property
     def checkpoint_root(self) -> str:
@@ -100,32 +119,50 @@ def _json(environ, name: str, default, kind):
 
 def pod_operator_kwargs(settings: PodSettings) -> dict[str, Any]:
     """Keyword arguments for a ``KubernetesPodOperator`` running a trainer pod
-    (the command and its arguments come from the step it runs)."""
+    (the command, its arguments, resources and volumes come from the step)."""
+    from datetime import timedelta
+
     from kubernetes.client import models as k8s
 
-    limits = {"memory": settings.memory}
-    if settings.gpus:
-        limits[GPU_RESOURCE] = str(settings.gpus)
-    volumes, mounts = [], []
-    if settings.checkpoint_pvc:
-        volumes.append(k8s.V1Volume(name="checkpoints", persistent_volume_claim=(
-            k8s.V1PersistentVolumeClaimVolumeSource(claim_name=settings.checkpoint_pvc))))
-        mounts.append(k8s.V1VolumeMount(name="checkpoints", mount_path=CHECKPOINT_MOUNT))
     return {
         "image": settings.image,
+        "image_pull_policy": "IfNotPresent",  # the tag is a version: pull it once per node
         "namespace": settings.namespace,
-        "container_resources": k8s.V1ResourceRequirements(
-            requests={"cpu": settings.cpu, "memory": settings.memory}, limits=limits),
-        "node_selector": settings.node_selector or None,
-        "tolerations": [k8s.V1Toleration(**t) for t in settings.tolerations],
         "env_from": [k8s.V1EnvFromSource(
             secret_ref=k8s.V1SecretEnvSource(name=settings.env_secret))],
         "env_vars": {"TWEETBOT_HOME": POD_HOME, "TF_CPP_MIN_LOG_LEVEL": "2"},
-        "volumes": volumes, "volume_mounts": mounts,
         "labels": {"app.kubernetes.io/name": "tweetbot"},
+        "startup_timeout_seconds": settings.startup_timeout,
+        "schedule_timeout_seconds": settings.schedule_timeout,
+        "execution_timeout": timedelta(seconds=settings.execution_timeout),
         "do_xcom_push": True,          # the result JSON comes back through the sidecar
         "deferrable": True,            # no worker slot held while a pod trains
         "durable": True,               # reattach to a running pod after a restart
         "on_finish_action": "delete_pod",
         "get_logs": True,
+        "logging_interval": 60,        # the task log follows a deferred pod's output
+        "log_events_on_failure": True,  # an OOMKilled or FailedScheduling reason stays
+    }
+
+
+def step_pod_kwargs(settings: PodSettings, *, gpu: bool, checkpoint: bool) -> dict[str, Any]:
+    """What differs between a step's pods: a GPU (and the nodes that have one) only
+    for the steps that train, the checkpoint volume only where checkpoints are
+    written (a volume mounted in every parallel pod would need every node to
+    attach it)."""
+    from kubernetes.client import models as k8s
+
+    gpus = settings.gpus if gpu else 0
+    limits = {"memory": settings.memory, **({GPU_RESOURCE: str(gpus)} if gpus else {})}
+    volumes, mounts = [], []
+    if checkpoint and settings.checkpoint_pvc:
+        volumes.append(k8s.V1Volume(name="checkpoints", persistent_volume_claim=(
+            k8s.V1PersistentVolumeClaimVolumeSource(claim_name=settings.checkpoint_pvc))))
+        mounts.append(k8s.V1VolumeMount(name="checkpoints", mount_path=CHECKPOINT_MOUNT))
+    return {
+        "container_resources": k8s.V1ResourceRequirements(
+            requests={"cpu": settings.cpu, "memory": settings.memory}, limits=limits),
+        "node_selector": (settings.node_selector or None) if gpus else None,
+        "tolerations": [k8s.V1Toleration(**t) for t in settings.tolerations] if gpus else [],
+        "volumes": volumes, "volume_mounts": mounts,
     }

@@ -13,7 +13,7 @@ from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperato
 from airflow.sdk import XComArg
 
 from training.records import Step
-from tweetbot_airflow.pod_settings import PodSettings, pod_operator_kwargs
+from tweetbot_airflow.pod_settings import PodSettings, pod_operator_kwargs, step_pod_kwargs
 
 POD_RESULT_PATH = "/airflow/xcom/return.json"  # where the XCom sidecar looks
 
@@ -23,12 +23,13 @@ class StepPodOperator(KubernetesPodOperator):
 
     template_fields = (*KubernetesPodOperator.template_fields, "step")
 
-    def __init__(self, *, step: dict | XComArg, **kwargs):
+    def __init__(self, *, step: dict | XComArg, gpu: bool = True, **kwargs):
         # Read here, not passed in: a mapped task's arguments are stored with the
         # DAG, and these are read again on the worker when the task runs.
         self.settings = PodSettings.from_env()
         super().__init__(**{**pod_operator_kwargs(self.settings), **kwargs})
         self.step = step
+        self.gpu = gpu
 
     def build_pod_request_obj(self, context=None, *, dry_run: bool = False):
         # The step arrives through XCom, so the command is known only now.
@@ -38,6 +39,9 @@ class StepPodOperator(KubernetesPodOperator):
         self.labels = {**self.labels,
                        "app.kubernetes.io/component": command.module.rsplit(".", 1)[-1]}
         self.env_vars = pod_environment(self.env_vars, command, self.settings)
+        for name, value in step_pod_kwargs(self.settings, gpu=self.gpu,
+                                           checkpoint=command.checkpoint).items():
+            setattr(self, name, value)
         return super().build_pod_request_obj(context, dry_run=dry_run)
 
 

@@ -70,39 +70,45 @@ def test_training_dag_shape(airflow_db, monkeypatch, placement):
     pods = {t.task_id for t in dag.tasks if operator_class(t).__name__ == "StepPodOperator"}
     assert pods == (set() if placement == "local" else {
         *(f"trial_r{r}" for r in range(MAX_ROUNDS)), "train_base_model", "evaluate"})
-    # Local steps need a GPU worker; a pod task only watches its pod.
-    steps = {"trial_r0", "trial_r5", "train_base_model", "evaluate"}
+    # Local steps that train need a GPU worker; a pod task only watches its pod.
     gpu = {t.task_id for t in dag.tasks if t.queue == "tweetbot_gpu"}
-    assert gpu == (steps | {f"trial_r{r}" for r in range(MAX_ROUNDS)}
+    assert gpu == ({"train_base_model", *(f"trial_r{r}" for r in range(MAX_ROUNDS))}
                    if placement == "local" else set())
 
 
-class _Task:
-    def __init__(self, queue):
-        self.queue = queue
+class _RecordedDag:
+    """What a task instance's ``get_dag`` answers: the dag-processor's copy."""
+
+    def __init__(self, dag):
+        self.tags = dag.tags
+
+    def get_dag(self, dag_id):
+        return self
 
 
-@pytest.mark.parametrize(("worker_environment", "parsed_queue"), [
-    ({"TWEETBOT_TRIAL_EXECUTOR": "kubernetes"}, "default"),
-    ({"TWEETBOT_GPU_QUEUE": "gpu_a100"}, "gpu_a100")])
+@pytest.mark.parametrize(("worker_environment", "parsed"), [
+    ({"TWEETBOT_TRIAL_EXECUTOR": "kubernetes"}, "gpu-queue:tweetbot_gpu, placement:kubernetes"),
+    ({"TWEETBOT_GPU_QUEUE": "default"}, "gpu-queue:default, placement:local")])
 def test_a_worker_set_up_unlike_the_dag_processor_refuses_the_task(
-        airflow_db, monkeypatch, worker_environment, parsed_queue):
-    """The dag-processor put trial_r0 on tweetbot_gpu (its parse, local placement);
-    a worker whose own parse differs refuses it, naming the settings."""
+        airflow_db, monkeypatch, worker_environment, parsed):
+    """The dag-processor parsed the DAG with the local placement; a worker whose
+    own parse differs refuses its tasks, naming the settings, even where the
+    queues would not tell (a GPU queue named default)."""
     from airflow.sdk.exceptions import AirflowFailException
 
-    scheduled = parse(monkeypatch, {}).get_dag("tweetbot_training").get_task("trial_r0")
-    worker = parse(monkeypatch, {**K8S_ENV, "TWEETBOT_TRIAL_EXECUTOR": "local",
-                                 **worker_environment}).get_dag(
-        "tweetbot_training").get_task("trial_r0")
-    assert (scheduled.queue, worker.queue) == ("tweetbot_gpu", parsed_queue)
     from tweetbot_airflow.placement import check_same_settings
 
+    recorded = _RecordedDag(parse(monkeypatch, {}).get_dag("tweetbot_training"))
+    assert sorted(recorded.tags) == ["gpu-queue:tweetbot_gpu", "placement:local", "training",
+                                     "tweetbot"]
+    worker = parse(monkeypatch, {**K8S_ENV, "TWEETBOT_TRIAL_EXECUTOR": "local",
+                                 **worker_environment}).get_dag("tweetbot_training")
     with pytest.raises(AirflowFailException, match=(
-            "scheduled to queue 'tweetbot_gpu', but this worker's copy of the DAG puts it "
-            f"on '{parsed_queue}': TWEETBOT_TRIAL_EXECUTOR and TWEETBOT_GPU_QUEUE differ")):
-        check_same_settings({"ti": _Task(scheduled.queue), "task": worker})
-    check_same_settings({"ti": _Task(worker.queue), "task": worker})  # agreeing: no error
+            "the dag-processor parsed tweetbot_training with gpu-queue:tweetbot_gpu, "
+            f"placement:local, this worker with {parsed}: TWEETBOT_TRIAL_EXECUTOR or "
+            "TWEETBOT_GPU_QUEUE differ")):
+        check_same_settings({"ti": recorded, "dag": worker})
+    check_same_settings({"ti": _RecordedDag(worker), "dag": worker})  # agreeing: no error
 
 
 @pytest.mark.parametrize(("executor", "placement", "expected"), [

@@ -12,6 +12,8 @@ from pathlib import Path
 import pytest
 
 from training.config import FitSettings, HyperParams
+from training.errors import InputError
+from training.records import Step
 from training.trial import TrialSpec, build_parser, spec_from_args
 
 ENV = {"TWEETBOT_TRAINER_IMAGE": "registry.example/tweetbot-trainer:1.2.3",
@@ -26,14 +28,22 @@ RUN_STORE = {"MLFLOW_TRACKING_URI": "http://mlflow.tweetbot:5000",
              "TWEETBOT_EXPERIMENT": "nightly"}
 
 
-def render(spec: TrialSpec, monkeypatch, **extra_env):
+def pod_operator(step: Step, monkeypatch, gpu: bool = True, **extra_env):
     from tweetbot_airflow.step_pod import StepPodOperator
 
     for name, value in {**ENV, **extra_env}.items():
         monkeypatch.setenv(name, value)
+    return StepPodOperator(task_id=step.name, step=step.to_json(), gpu=gpu)
+
+
+def render(spec: TrialSpec, monkeypatch, **extra_env):
     step = spec.step(label="trial 1", environment=RUN_STORE)
-    operator = StepPodOperator(task_id="trial", step=step.to_json())
-    return operator.build_pod_request_obj(dry_run=True)
+    return pod_operator(step, monkeypatch, **extra_env).build_pod_request_obj(dry_run=True)
+
+
+EVALUATION = Step(module="training.evaluate", arguments=("--run-id", "abc", "--data-dir",
+                                                         "s3://bucket/splits"),
+                  folder="pod-test", name="evaluation", environment=RUN_STORE)
 
 
 def inline_environment(pod) -> dict[str, str]:
@@ -104,6 +114,35 @@ def test_pods_can_reach_mlflow_at_their_own_address(airflow_db, spec, monkeypatc
     assert inline["TWEETBOT_EXPERIMENT"] == "nightly"
     names = [env.name for env in pod.spec.containers[0].env]
     assert len(names) == len(set(names))
+
+
+def test_the_evaluation_pod_asks_for_no_gpu_and_mounts_no_checkpoints(airflow_db,
+                                                                      monkeypatch):
+    pod = pod_operator(EVALUATION, monkeypatch, gpu=False,
+                       TWEETBOT_K8S_CHECKPOINT_PVC="tweetbot-checkpoints"
+                       ).build_pod_request_obj(dry_run=True)
+    container = pod.spec.containers[0]
+    assert container.command == ["python", "-m", "training.evaluate"]
+    assert "nvidia.com/gpu" not in container.resources.limits
+    assert container.resources.requests == {"cpu": "4", "memory": "16Gi"}
+    assert not pod.spec.node_selector and not pod.spec.tolerations
+    assert not [m for m in container.volume_mounts or [] if m.name == "checkpoints"]
+    assert "--checkpoint-dir" not in container.args
+
+
+def test_pods_wait_for_a_gpu_node_and_an_image_pull_and_fail_when_hung(trial_pod, spec,
+                                                                       monkeypatch):
+    operator = pod_operator(spec.step(), monkeypatch)
+    assert (operator.startup_timeout_seconds, operator.schedule_timeout_seconds) == (900, 1800)
+    assert operator.execution_timeout.total_seconds() == 12 * 3600
+    assert operator.logging_interval == 60 and operator.log_events_on_failure
+    assert trial_pod.spec.containers[0].image_pull_policy == "IfNotPresent"
+    tuned = pod_operator(spec.step(), monkeypatch, TWEETBOT_K8S_SCHEDULE_TIMEOUT="3600",
+                         TWEETBOT_K8S_EXECUTION_TIMEOUT="600")
+    assert tuned.schedule_timeout_seconds == 3600
+    assert tuned.execution_timeout.total_seconds() == 600
+    with pytest.raises(InputError, match="TWEETBOT_K8S_STARTUP_TIMEOUT: expected a whole"):
+        pod_operator(spec.step(), monkeypatch, TWEETBOT_K8S_STARTUP_TIMEOUT="15m")
 
 
 @pytest.mark.slow
