@@ -1,0 +1,95 @@
+"""The Kubernetes side, checked as far as this machine allows (no cluster): every
+manifest in k8s/ and every pod the DAG renders validates against Kubernetes'
+OpenAPI schema (kubernetes-validate, strict: no unknown fields) and parses into
+the Kubernetes client's models."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import kubernetes_validate
+import pytest
+import yaml
+from kubernetes.client import ApiClient
+
+from training.config import FitSettings, HyperParams
+from training.records import Step
+from training.trial import TrialSpec
+
+K8S = Path(__file__).resolve().parents[2] / "k8s"
+KUBERNETES = "1.31.0"  # the oldest version the manifests claim to fit
+
+
+def manifests() -> list[dict]:
+    return [document for path in sorted(K8S.glob("*.yaml"))
+            for document in yaml.safe_load_all(path.read_text()) if document]
+
+
+def parse_into_model(document: dict):
+    """The client's model of a manifest, as the client reads an API answer."""
+
+    class Answer:
+        data = json.dumps(document)
+
+    return ApiClient().deserialize(Answer(), f"V1{document['kind']}")
+
+
+def test_there_are_the_manifests_a_cluster_needs():
+    kinds = sorted(d["kind"] for d in manifests())
+    assert kinds == ["ConfigMap", "Namespace", "PersistentVolumeClaim", "Role",
+                     "RoleBinding", "Secret"]
+
+
+@pytest.mark.parametrize("document", manifests(), ids=lambda d: f"{d['kind']}")
+def test_each_manifest_is_valid_kubernetes(document):
+    kubernetes_validate.validate(document, KUBERNETES, strict=True)
+    model = parse_into_model(document)
+    assert model.metadata.name == document["metadata"]["name"]
+
+
+def test_the_launcher_may_do_what_the_pod_operator_does():
+    role, = [d for d in manifests() if d["kind"] == "Role"]
+    granted = {(resource, verb) for rule in role["rules"] for resource in rule["resources"]
+               for verb in rule["verbs"]}
+    needed = {("pods", "create"), ("pods", "get"), ("pods", "watch"), ("pods", "delete"),
+              ("pods", "patch"), ("pods/log", "get"), ("pods/exec", "create"),
+              ("events", "list")}
+    assert needed <= granted
+
+
+def settings_environment() -> dict[str, str]:
+    config, = [d for d in manifests() if d["kind"] == "ConfigMap"]
+    return config["data"]
+
+
+STEPS = {
+    "trial": (TrialSpec(search_id="nightly", trial_num=1, data_dir="s3://tweetbot/splits",
+                        hyperparams=HyperParams(), fit=FitSettings(num_epochs=3)).step(), True),
+    "base": (Step(module="training.train", arguments=("--data-dir", "s3://tweetbot/splits"),
+                  folder="nightly", name="base", checkpoint=True), True),
+    "evaluation": (Step(module="training.evaluate", arguments=("--run-id", "abc"),
+                        folder="nightly", name="evaluation"), False),
+}
+
+
+@pytest.mark.parametrize("gpus", ["1", "0"])
+@pytest.mark.parametrize("name", list(STEPS))
+def test_every_pod_the_dag_renders_is_valid_kubernetes(airflow_db, monkeypatch, name, gpus):
+    from tweetbot_airflow.step_pod import StepPodOperator
+
+    for key, value in {**settings_environment(), "TWEETBOT_K8S_GPUS": gpus}.items():
+        monkeypatch.setenv(key, value)
+    step, gpu = STEPS[name]
+    step = step.model_copy(update={"environment": {"MLFLOW_TRACKING_URI": "http://mlflow:5000",
+                                                   "TWEETBOT_EXPERIMENT": "tweetbot"}})
+    pod = StepPodOperator(task_id=name, step=step.to_json(), gpu=gpu).build_pod_request_obj(
+        dry_run=True)
+    document = ApiClient().sanitize_for_serialization(pod)
+    kubernetes_validate.validate(document, KUBERNETES, strict=True)
+    assert parse_into_model(document).spec.containers[0].image == (
+        "registry.example.com/tweetbot-trainer:0.1.0")
+    limits = pod.spec.containers[0].resources.limits
+    assert ("nvidia.com/gpu" in limits) is (gpu and gpus != "0")
+    mounts = [m.mount_path for m in pod.spec.containers[0].volume_mounts or []]
+    assert ("/checkpoints" in mounts) is step.checkpoint
