@@ -47,7 +47,7 @@ from tweetbot_airflow.pod_settings import PodSettings
 
 VARIABLE = "TWEETBOT_TRIAL_EXECUTOR"
 GPU_QUEUE_VARIABLE = "TWEETBOT_GPU_QUEUE"
-SETTING_TAG_PREFIXES = ("placement:", "gpu-queue:")
+PLACEMENT_TAG, GPU_QUEUE_TAG = "placement:", "gpu-queue:"  # DAG tags holding the settings
 
 
 class Placement(Protocol):
@@ -86,7 +86,7 @@ def distributed(placement: Placement) -> bool:
 
 def setting_tags(placement: Placement) -> list[str]:
     """The DAG's tags that record the settings it was parsed with."""
-    return [f"placement:{placement.name}", f"gpu-queue:{gpu_queue()}"]
+    return [f"{PLACEMENT_TAG}{placement.name}", f"{GPU_QUEUE_TAG}{gpu_queue()}"]
 
 
 def check_same_settings(context) -> None:
@@ -103,7 +103,8 @@ def check_same_settings(context) -> None:
 
 
 def _settings_in(tags) -> list[str]:
-    return sorted(str(tag) for tag in tags if str(tag).startswith(SETTING_TAG_PREFIXES))
+    return sorted(str(tag) for tag in tags if str(tag).startswith((PLACEMENT_TAG,
+                                                                    GPU_QUEUE_TAG)))
 
 
 # --- local: a process on the worker ------------------------------------------------

@@ -5,11 +5,13 @@
 
 Reads the services from ``training.stack.definition`` and starts them in order,
 each in its own process group with its log in ``<home>/logs/``, and waits for
-each health check before starting what comes after it. PostgreSQL is the one
-already serving on 127.0.0.1:5432 when there is one (this project's machines),
-else ``TWEETBOT_STACK_POSTGRES`` (a SQLAlchemy server URL); object storage is
-moto's S3 server on a loopback port. Secrets are generated on the first ``up``
-and kept in ``<home>/secrets.json`` (mode 0600); nothing prints them.
+each health check before starting what comes after it. PostgreSQL is
+``TWEETBOT_STACK_POSTGRES`` (a SQLAlchemy server URL), else the one serving on
+127.0.0.1:5432 (this project's machines), else a throw-away cluster of the
+stack's own; object storage is moto's S3 server on a loopback port; with the
+CeleryExecutor, the broker is the Redis at ``TWEETBOT_STACK_REDIS`` (default
+127.0.0.1:6379). Secrets are generated on the first ``up`` and kept in
+``<home>/secrets.json`` (mode 0600); nothing prints them.
 """
 
 from __future__ import annotations
@@ -58,9 +60,6 @@ class Stack:
 
     def log(self, name: str) -> Path:
         return self.home / "logs" / f"{name}.log"
-
-    def service(self, name: str) -> Service:
-        return next(s for s in all_services(self.settings, self.secrets) if s.name == name)
 
 
 def default_home() -> Path:
@@ -129,8 +128,7 @@ def postgres_binary(name: str) -> str | None:
 def own_postgres(settings: StackSettings) -> Service | None:
     """The stack's own throw-away PostgreSQL cluster, when it needs one."""
     url = make_url(settings.addresses.postgres)
-    if settings.addresses.postgres == LOCAL_POSTGRES or url.port == 5432 or os.environ.get(
-            "TWEETBOT_STACK_POSTGRES"):
+    if url.port == 5432 or os.environ.get("TWEETBOT_STACK_POSTGRES"):
         return None
     data = str(Path(settings.home) / "postgres")
     return Service(
