@@ -14,7 +14,6 @@ the hyper-parameters stored in the checkpoint folder.
 from __future__ import annotations
 
 import argparse
-import signal
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -39,6 +38,7 @@ from training.config import (
 from training.data import check_splits
 from training.errors import InputError, TrainingDiverged
 from training.records import TrainedModel
+from training.stop_signals import unwind_on_stop_signals
 from training.tracking import runs, tags
 from training.vocab import VOCAB_FILENAME, Vocabulary
 
@@ -159,15 +159,6 @@ def job_from_args(args: argparse.Namespace) -> TrainJob:
                     restore=args.restore, run_name=args.run_name)
 
 
-def raise_on_sigterm() -> None:
-    # A pod eviction or task kill sends SIGTERM: unwind so the MLflow run is closed
-    # (FAILED) instead of left RUNNING; --restore reopens it.
-    def handler(signum, frame):
-        raise SystemExit(128 + signum)
-
-    signal.signal(signal.SIGTERM, handler)
-
-
 def _parse_tags(pairs: list[str]) -> dict[str, str]:
     tags = {}
     for pair in pairs:
@@ -183,7 +174,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         run_tags = _parse_tags(args.tag)
         job = job_from_args(args)
-        raise_on_sigterm()
+        unwind_on_stop_signals()
         result = run_training(job, run_tags=run_tags, log_model=args.log_model)
     except InputError as error:
         print(f"error: {error}", file=sys.stderr)

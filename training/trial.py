@@ -41,9 +41,10 @@ from training.config import (
 from training.errors import InputError, TrainingDiverged
 from training.pruning import should_prune
 from training.records import FAILED, OK, PRUNED, RUNNING, Step, TrialRecord, trial_name
+from training.stop_signals import stopped, unwind_on_stop_signals
 from training.tracking import tags
 from training.tracking.search_store import SearchStore
-from training.train import raise_on_sigterm, run_training
+from training.train import run_training
 
 
 @dataclass(frozen=True)
@@ -130,6 +131,8 @@ def run_trial(spec: TrialSpec) -> TrialRecord:
         fitted = run_training(job, run_id=run_id, judge_epoch=judge,
                               run_tags={tags.KIND: tags.TRIAL})
     except Exception as error:  # a failed trial is a result; the search goes on
+        if (stop := stopped()) is not None:
+            raise stop from error  # interrupted, not failed: the next run continues it
         if not isinstance(error, InputError):
             traceback.print_exc()
         reason = describe_failure(error)
@@ -218,7 +221,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         spec = spec_from_args(args)
-        raise_on_sigterm()
+        unwind_on_stop_signals()
         result = run_trial(spec)
     except InputError as error:
         print(f"error: {error}", file=sys.stderr)

@@ -17,7 +17,7 @@ from pathlib import Path
 import mlflow
 import pytest
 
-from training import runner
+from training import runner, stop_signals, trial
 from training.checkpoints import TrainingState
 from training.config import (
     FitSettings,
@@ -26,7 +26,7 @@ from training.config import (
     SearchSettings,
     SelectionPolicy,
 )
-from training.records import FAILED, OK, PENDING, PRUNED, Step
+from training.records import FAILED, OK, PENDING, PRUNED, RUNNING, Step
 from training.search_report import CSV_COLUMNS, finish_search
 from training.selection import NoTrialSucceeded
 from training.space import SearchSpace
@@ -240,6 +240,31 @@ def test_a_trial_losing_to_the_median_is_pruned(tmp_path, sample_splits):
     assert store.find_trial(4).status == PRUNED
 
 
+def test_ctrl_c_turned_into_another_error_leaves_the_trial_to_continue(
+        tmp_path, sample_splits, monkeypatch):
+    """Ctrl-C can land inside library code that raises an error of its own
+    instead (TensorFlow building an input pipeline did): the trial was
+    interrupted, not failed, and stays to be continued."""
+    def interrupted_inside_a_library(job, **kwargs):
+        try:
+            signal.raise_signal(signal.SIGINT)
+        except KeyboardInterrupt:
+            raise AttributeError("'list' object has no attribute '_type_spec'") from None
+
+    monkeypatch.setattr(trial, "run_training", interrupted_inside_a_library)
+    monkeypatch.setattr(stop_signals, "_received", [])
+    handlers = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            _trial(tmp_path, sample_splits, 1, *TRIAL_PARAMS)
+    finally:
+        for signum, handler in handlers.items():
+            signal.signal(signum, handler)
+    record = SearchStore("real").find_trial(1)
+    assert (record.status, record.failure_reason) == (RUNNING, None)
+    assert not (tmp_path / "result.json").exists()
+
+
 @pytest.mark.slow
 def test_ctrl_c_leaves_a_search_to_continue_not_failed(tmp_path, sample_splits):
     """Ctrl-C reaches the driver and its trial processes; the same command
@@ -265,8 +290,9 @@ def test_ctrl_c_leaves_a_search_to_continue_not_failed(tmp_path, sample_splits):
     assert "run the same command to continue" in err
     before = {s.name: TrainingState.load(s) for s in states if (s / "state.json").exists()}
     store = SearchStore("interrupted")
-    assert [t.status for t in store.trials()] != [] and all(
-        t.status != FAILED for t in store.trials())
+    interrupted = [(t.trial_num, t.status, t.failure_reason) for t in store.trials()]
+    assert interrupted and all(status != FAILED for _, status, _ in interrupted), \
+        (interrupted, err)
 
     again = subprocess.run(command, capture_output=True, text=True, timeout=600)
     assert again.returncode == 0, again.stderr[-2000:]
