@@ -47,6 +47,9 @@ DEFAULT_TOLERATIONS = [{"key": GPU_RESOURCE, "operator": "Exists", "effect": "No
 CHECKPOINT_MOUNT = "/checkpoints"
 # The pod's own disk: TWEETBOT_HOME inside the trainer container.
 POD_HOME = "/tmp/tweetbot"
+# The trainer image's user (docker/trainer/Dockerfile): pods run as it, never root,
+# and the checkpoint volume's files belong to its group.
+TRAINER_UID = 10001
 
 
 def _default_image() -> str:
@@ -132,6 +135,10 @@ def pod_operator_kwargs(settings: PodSettings) -> dict[str, Any]:
             secret_ref=k8s.V1SecretEnvSource(name=settings.env_secret))],
         "env_vars": {"TWEETBOT_HOME": POD_HOME, "TF_CPP_MIN_LOG_LEVEL": "2"},
         "labels": {"app.kubernetes.io/name": "tweetbot"},
+        "security_context": k8s.V1PodSecurityContext(
+            run_as_non_root=True, run_as_user=TRAINER_UID, fs_group=TRAINER_UID),
+        "container_security_context": k8s.V1SecurityContext(
+            allow_privilege_escalation=False, capabilities=k8s.V1Capabilities(drop=["ALL"])),
         "startup_timeout_seconds": settings.startup_timeout,
         "schedule_timeout_seconds": settings.schedule_timeout,
         "execution_timeout": timedelta(seconds=settings.execution_timeout),

@@ -6,6 +6,7 @@ the Kubernetes client's models."""
 from __future__ import annotations
 
 import json
+from importlib import metadata
 from pathlib import Path
 
 import kubernetes_validate
@@ -38,7 +39,7 @@ def parse_into_model(document: dict):
 def test_there_are_the_manifests_a_cluster_needs():
     kinds = sorted(d["kind"] for d in manifests())
     assert kinds == ["ConfigMap", "Namespace", "PersistentVolumeClaim", "Role",
-                     "RoleBinding", "Secret"]
+                     "RoleBinding", "Secret", "Secret"]
 
 
 @pytest.mark.parametrize("document", manifests(), ids=lambda d: f"{d['kind']}")
@@ -93,3 +94,41 @@ def test_every_pod_the_dag_renders_is_valid_kubernetes(airflow_db, monkeypatch, 
     assert ("nvidia.com/gpu" in limits) is (gpu and gpus != "0")
     mounts = [m.mount_path for m in pod.spec.containers[0].volume_mounts or []]
     assert ("/checkpoints" in mounts) is step.checkpoint
+
+
+def helm_values() -> dict:
+    return yaml.safe_load((K8S / "helm" / "values.yaml").read_text())
+
+
+def test_the_helm_values_deploy_this_version_with_the_trials_pool():
+    import tomllib
+
+    from training.run_config import TRIALS_POOL
+
+    values = helm_values()
+    lock = tomllib.loads((K8S.parent / "uv.lock").read_text())
+    airflow, = [p["version"] for p in lock["package"] if p["name"] == "apache-airflow"]
+    assert values["airflowVersion"] == airflow
+    assert values["images"]["airflow"]["tag"] == metadata.version("tweetbot")
+    assert values["executor"] in ("LocalExecutor", "CeleryExecutor")
+    setup = values["migrateDatabaseJob"]["args"][-1]
+    assert not setup.startswith("exec ")  # the pool is set after the migration
+    assert f"airflow pools set {TRIALS_POOL} " in setup and "--include-deferred" in setup
+
+
+def test_the_helm_values_read_the_dags_baked_into_the_image_and_the_pod_settings():
+    from airflow.dag_processing.bundles.local import LocalDagBundle
+
+    values = helm_values()
+    bundle, = json.loads(values["config"]["dag_processor"]["dag_bundle_config_list"])
+    module, _, name = bundle["classpath"].rpartition(".")
+    assert (module, name) == (LocalDagBundle.__module__, LocalDagBundle.__name__)
+    dockerfile = (K8S.parent / "docker" / "airflow" / "Dockerfile").read_text()
+    assert f"COPY --chown=50000:0 dags {bundle['kwargs']['path']}\n" in dockerfile
+    sources = yaml.safe_load(values["extraEnvFrom"])
+    named = {d["metadata"]["name"]: d for d in manifests()}
+    for source in sources:
+        reference = source.get("configMapRef") or source.get("secretRef")
+        assert named[reference["name"]]["metadata"]["namespace"] == "airflow"
+    settings = named["tweetbot-pod-settings"]["data"]
+    assert settings["TWEETBOT_TRIAL_EXECUTOR"] == "kubernetes"

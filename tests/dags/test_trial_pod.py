@@ -5,6 +5,7 @@ KubernetesPodOperator sends to the Kubernetes API.
 """
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -15,6 +16,8 @@ from training.config import FitSettings, HyperParams
 from training.errors import InputError
 from training.records import Step
 from training.trial import TrialSpec, build_parser, spec_from_args
+
+REPO = Path(__file__).resolve().parents[2]
 
 ENV = {"TWEETBOT_TRAINER_IMAGE": "registry.example/tweetbot-trainer:1.2.3",
        "TWEETBOT_K8S_NAMESPACE": "ml", "TWEETBOT_K8S_GPUS": "1",
@@ -73,6 +76,29 @@ def test_the_pod_runs_the_trainer_image_with_the_trial_command(trial_pod, spec):
            "checkpoint_dir": Path("/tmp/tweetbot/runs/pod-test/trial-001")})
     assert trial_pod.metadata.namespace == "ml"
     assert trial_pod.metadata.labels["app.kubernetes.io/component"] == "trial"
+
+
+def test_the_pod_runs_as_the_trainer_images_user_never_root(trial_pod):
+    from tweetbot_airflow.pod_settings import TRAINER_UID
+
+    dockerfile = (REPO / "docker" / "trainer" / "Dockerfile").read_text()
+    assert re.findall(r"^USER (\S+)", dockerfile, re.M)[-1] == str(TRAINER_UID)
+    security = trial_pod.spec.security_context
+    assert (security.run_as_non_root, security.run_as_user, security.fs_group) == (
+        True, TRAINER_UID, TRAINER_UID)  # fs_group: the checkpoint volume is writable
+    container = trial_pod.spec.containers[0].security_context
+    assert container.allow_privilege_escalation is False
+    assert container.capabilities.drop == ["ALL"]
+
+
+def test_compose_hands_every_pod_setting_to_airflow():
+    import tweetbot_airflow.pod_settings as pod_settings
+    from training.stack import compose
+
+    read = set(re.findall(r'"(TWEETBOT_(?:K8S|TRAINER)_\w+)"',
+                          Path(pod_settings.__file__).read_text()))
+    passed = {name for name, _, _ in compose.OPTIONAL_VARIABLES}
+    assert read and read <= passed
 
 
 def test_with_a_checkpoint_volume_a_retried_pod_resumes_from_it(airflow_db, spec, monkeypatch):

@@ -4,8 +4,6 @@ in tests/stack."""
 import re
 from pathlib import Path
 
-import yaml
-
 from training.stack import compose
 from training.stack.definition import Addresses, Secrets, StackSettings, Worker, services
 
@@ -74,14 +72,3 @@ def test_celery_workers_share_no_folder_and_serve_their_queues():
     assert {s.environment["AIRFLOW__CORE__EXECUTOR"] for s in workers} == {"CeleryExecutor"}
     assert len({s.environment["AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT"]
                 for s in workers}) == 3
-
-
-def test_compose_runs_celery_workers_on_redis():
-    document = yaml.safe_load(compose.render())
-    services_ = document["services"]
-    assert services_["redis"]["image"].startswith("redis:")
-    assert services_["airflow-scheduler"]["environment"]["AIRFLOW__CORE__EXECUTOR"] == (
-        "CeleryExecutor")
-    worker = services_["airflow-worker-gpu-1"]
-    assert worker["depends_on"]["redis"] == {"condition": "service_healthy"}
-    assert worker["entrypoint"][-1].split(" && ")[-1].startswith("exec airflow celery worker")

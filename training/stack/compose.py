@@ -5,12 +5,18 @@
 The services, their commands, environments, files, health checks and start order
 come from ``training.stack.definition``, the very list the native launcher
 starts; only what compose brings itself is added here: the PostgreSQL, MinIO
-and Redis containers, images, named volumes and published ports. Compose runs
-the CeleryExecutor with a CPU worker and a GPU-queue worker (more: copy the
-worker; on GPU machines, give it the GPU). Secrets are
-``${VARIABLES}`` that compose fills from ``.env`` (``.env.example`` lists them);
-nothing secret is in the file. A test checks the committed file is what this
-renders.
+and Redis containers, images and how to build them, named volumes, published
+ports, and the settings a user changes in ``.env``:
+
+- the executor: the LocalExecutor by default; ``AIRFLOW_EXECUTOR=CeleryExecutor``
+  with ``docker compose --profile celery`` adds Redis and the Celery workers (a
+  CPU worker and a GPU-queue worker; on GPU machines, give that one the GPU);
+- trials on Kubernetes: ``TWEETBOT_TRIAL_EXECUTOR=kubernetes``, a kubeconfig
+  folder (``KUBECONFIG_DIR``) and the pods' settings (``TWEETBOT_K8S_*``).
+
+Secrets are ``${VARIABLES}`` that compose fills from ``.env`` (``.env.example``
+lists every variable); nothing secret is in the file. A test checks the
+committed file is what this renders.
 """
 
 from __future__ import annotations
@@ -19,7 +25,14 @@ import json
 
 import yaml
 
-from training.stack.definition import Addresses, Secrets, Service, StackSettings, services
+from training.stack.definition import (
+    Addresses,
+    Secrets,
+    Service,
+    StackSettings,
+    services,
+    worker_service_name,
+)
 
 HEADER = """\
 # Rendered by `python -m training.stack compose` from training/stack/definition.py,
@@ -27,14 +40,24 @@ HEADER = """\
 # Secrets and versions come from .env (see .env.example).
 """
 STATE = "/opt/tweetbot/state"  # AIRFLOW_HOME, TWEETBOT_HOME and config files, a volume
+KUBE = "/opt/tweetbot/kube"  # the kubeconfig folder, for trials on a cluster
 POSTGRES_IMAGE = "postgres:17.6"
 REDIS_IMAGE = "redis:7.4.5"
 MINIO_IMAGE = "minio/minio:RELEASE.2025-09-07T16-13-09Z"
-IMAGES = {"airflow": "tweetbot-airflow:${TWEETBOT_VERSION}",
-          "mlflow": "tweetbot-mlflow:${TWEETBOT_VERSION}"}
+# Each image of the project: its tag and how it is built.
+IMAGES = {
+    "airflow": ("tweetbot-airflow:${TWEETBOT_VERSION}",
+                {"context": ".", "dockerfile": "docker/airflow/Dockerfile"}),
+    "airflow-train": ("tweetbot-airflow-train:${TWEETBOT_VERSION}",
+                      {"context": ".", "dockerfile": "docker/airflow/Dockerfile",
+                       "target": "train"}),
+    "mlflow": ("tweetbot-mlflow:${TWEETBOT_VERSION}",
+               {"context": ".", "dockerfile": "mlflow/Dockerfile"}),
+}
+CELERY_PROFILE = "celery"
 # The variables .env must set: (name, what it is).
 VARIABLES = (
-    ("TWEETBOT_VERSION", "image tag of tweetbot-airflow and tweetbot-mlflow"),
+    ("TWEETBOT_VERSION", "the images' tag (tweetbot-airflow, -airflow-train, -mlflow): a version"),
     ("POSTGRES_PASSWORD", "the PostgreSQL superuser's password"),
     ("S3_ACCESS_KEY", "MinIO's root user, the services' S3 access key"),
     ("S3_SECRET_KEY", "MinIO's root password, the services' S3 secret key"),
@@ -44,6 +67,27 @@ VARIABLES = (
     ("AIRFLOW_FERNET_KEY", "encrypts Airflow connections: a Fernet key"),
     ("AIRFLOW_API_SECRET_KEY", "Airflow API server's session key"),
     ("MLFLOW_FLASK_SECRET_KEY", "MLflow server's session key"),
+)
+# The variables .env may set: (name, default, what it is).
+OPTIONAL_VARIABLES = (
+    ("AIRFLOW_EXECUTOR", "LocalExecutor",
+     "CeleryExecutor together with `docker compose --profile celery`"),
+    ("TWEETBOT_TRIAL_EXECUTOR", "local", "kubernetes: trials, training and evaluation "
+     "run as pods on the cluster of KUBECONFIG_DIR/config"),
+    ("KUBECONFIG_DIR", "./.kube", "a folder holding the cluster's kubeconfig as `config`"),
+    ("TWEETBOT_TRAINER_IMAGE", "", "the pods' image (default tweetbot-trainer:<version>)"),
+    ("TWEETBOT_K8S_NAMESPACE", "", "the pods' namespace (default tweetbot)"),
+    ("TWEETBOT_K8S_MLFLOW_URI", "", "MLflow's address as pods reach it"),
+    ("TWEETBOT_K8S_CHECKPOINT_PVC", "", "a ReadWriteMany claim for checkpoints"),
+    ("TWEETBOT_K8S_GPUS", "", "GPUs per training pod (default 1)"),
+    ("TWEETBOT_K8S_CPU", "", "CPU request per pod (default 2)"),
+    ("TWEETBOT_K8S_MEMORY", "", "memory request and limit per pod (default 8Gi)"),
+    ("TWEETBOT_K8S_NODE_SELECTOR", "", "JSON object selecting GPU nodes"),
+    ("TWEETBOT_K8S_TOLERATIONS", "", "JSON list (default: the nvidia.com/gpu taint)"),
+    ("TWEETBOT_K8S_ENV_SECRET", "", "the secret with the pods' MLflow and S3 settings"),
+    ("TWEETBOT_K8S_STARTUP_TIMEOUT", "", "seconds from scheduled to running (900)"),
+    ("TWEETBOT_K8S_SCHEDULE_TIMEOUT", "", "seconds from created to scheduled (1800)"),
+    ("TWEETBOT_K8S_EXECUTION_TIMEOUT", "", "seconds a step may run (43200)"),
 )
 
 
@@ -87,7 +131,7 @@ def render() -> str:
             "image": REDIS_IMAGE,
             "command": ["redis-server", "--save", "", "--appendonly", "no"],
             "healthcheck": _healthcheck(["redis-cli", "ping"]),
-            "restart": "unless-stopped"},
+            "restart": "unless-stopped", "profiles": [CELERY_PROFILE]},
         **{service.name: _service(service, settings) for service in defined}},
         "volumes": {"postgres": {}, "minio": {}, "state": {}},
         "configs": {_config_name(service, path): {"content": content}
@@ -96,35 +140,57 @@ def render() -> str:
 
 
 def env_example() -> str:
-    lines = ["# Copy to .env and fill in; never commit the real one."]
+    lines = ["# Copy to .env and fill in; never commit the real one.", "",
+             "# Required."]
     for name, meaning in VARIABLES:
         lines += [f"# {meaning}", f"{name}="]
+    lines += ["", "# Optional: the defaults are shown."]
+    for name, default, meaning in OPTIONAL_VARIABLES:
+        lines += [f"# {meaning}", f"#{name}={default}"]
     return "\n".join(lines) + "\n"
 
 
+def _optional(name: str) -> str:
+    default, = [d for n, d, _ in OPTIONAL_VARIABLES if n == name]
+    return f"${{{name}:-{default}}}"
+
+
 def _service(service: Service, settings: StackSettings) -> dict:
-    spec = {"image": IMAGES[service.image], "environment": service.environment,
-            "volumes": [f"state:{STATE}"]}
-    if service.image == "airflow":
-        spec["volumes"] += ["./dags:/opt/tweetbot/dags:ro", "./plugins:/opt/tweetbot/plugins:ro"]
+    tag, build = IMAGES[service.image]
+    worker = service.name in _worker_names(settings)
+    airflow = service.image.startswith("airflow")
+    environment = dict(service.environment)
+    spec = {"image": tag, "build": build, "environment": environment}
+    if airflow:
+        environment.update(_airflow_settings())
+        spec["volumes"] = [f"state:{STATE}", "./dags:/opt/tweetbot/dags:ro",
+                           "./plugins:/opt/tweetbot/plugins:ro",
+                           f"{_optional('KUBECONFIG_DIR')}:{KUBE}:ro"]
     commands = [list(command) for command in service.commands]
-    if len(commands) == 1:
+    lines = [" ".join(_quoted(part) for part in command) for command in commands]
+    if worker:  # a worker under the LocalExecutor would wait for tasks that never come
+        lines.insert(0, '[ "$$AIRFLOW__CORE__EXECUTOR" = CeleryExecutor ] || '
+                        '{ echo "the celery profile needs AIRFLOW_EXECUTOR=CeleryExecutor '
+                        'in .env" >&2; exit 2; }')
+    if len(lines) == 1:
         spec["command"] = commands[0]
     else:  # steps run in turn; a long-running last one replaces the shell
-        lines = [" ".join(_quoted(part) for part in command) for command in commands]
         if service.health is not None:
             lines[-1] = f"exec {lines[-1]}"
         spec["entrypoint"] = ["/bin/bash", "-c", " && ".join(lines)]
     dependencies = {name: {"condition": "service_healthy"} for name in ("postgres", "minio")
                     if service.name in ("databases", "bucket")}
-    if settings.celery and service.image == "airflow" and service.health is not None:
-        dependencies["redis"] = {"condition": "service_healthy"}
+    if airflow and service.health is not None:
+        # Only the celery profile starts Redis; the LocalExecutor never needs it.
+        dependencies["redis"] = {"condition": "service_healthy", "required": worker}
     for name in service.after:
         condition = ("service_completed_successfully" if name in ("databases", "bucket",
                      "airflow-init") else "service_healthy")
         dependencies[name] = {"condition": condition}
     if dependencies:
         spec["depends_on"] = dependencies
+    if worker:
+        spec["profiles"] = [CELERY_PROFILE]
     if service.workdir:
         spec["working_dir"] = service.workdir
     if service.files:
@@ -138,6 +204,18 @@ def _service(service: Service, settings: StackSettings) -> dict:
     if service.name in ports:
         spec["ports"] = [f"{ports[service.name]}:{ports[service.name]}"]
     return spec
+
+
+def _worker_names(settings: StackSettings) -> set[str]:
+    return {worker_service_name(worker) for worker in settings.workers}
+
+
+def _airflow_settings() -> dict[str, str]:
+    """What .env chooses for every Airflow service: the executor, and where steps run."""
+    return {"AIRFLOW__CORE__EXECUTOR": _optional("AIRFLOW_EXECUTOR"),
+            "KUBECONFIG": f"{KUBE}/config",
+            **{name: _optional(name) for name, _, _ in OPTIONAL_VARIABLES
+               if name.startswith(("TWEETBOT_TRIAL", "TWEETBOT_TRAINER", "TWEETBOT_K8S"))}}
 
 
 def _health_command(service: Service) -> list[str]:

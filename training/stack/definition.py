@@ -60,7 +60,9 @@ class Service(Frozen):
     files: dict[str, str] = Field(default_factory=dict)  # path -> content, written first
     health: Health | None = None
     after: tuple[str, ...] = ()
-    image: str = "airflow"  # which image runs it in compose: airflow, mlflow, or a name
+    # Which image runs it in compose: airflow, airflow-train (the services that run
+    # steps that train: TensorFlow), or mlflow.
+    image: str = "airflow"
     workdir: str | None = None  # the working folder, when not the stack's home
 
     @property
@@ -244,7 +246,7 @@ def worker_service(settings: StackSettings, airflow: dict[str, str], worker: Wor
            "AIRFLOW__CORE__HOSTNAME_CALLABLE": "training.stack.worker.hostname",
            "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(log_server_port)}
     return Service(
-        name=f"airflow-worker-{worker.name}", after=("airflow-api-server",),
+        name=worker_service_name(worker), after=("airflow-api-server",), image="airflow-train",
         environment={**airflow, **own}, workdir=str(folder / "work"),
         commands=(("mkdir", "-p", own["TWEETBOT_HOME"], own["TMPDIR"], str(folder / "work")),
                   ("airflow", "celery", "worker", "--queues", ",".join(worker.queues),
@@ -252,6 +254,10 @@ def worker_service(settings: StackSettings, airflow: dict[str, str], worker: Wor
                    "--celery-hostname", f"{worker.name}@%h")),
         health=Health(command=("python", "-m", "training.stack", "worker-ready",
                                worker.name)))
+
+
+def worker_service_name(worker: Worker) -> str:
+    return f"airflow-worker-{worker.name}"
 
 
 def _passwords_file(settings: StackSettings) -> Path:
@@ -315,8 +321,9 @@ def services(settings: StackSettings, secrets: Secrets) -> list[Service]:
                 commands=(("airflow", "api-server", "--host", addresses.bind,
                            "--port", str(addresses.airflow_port)),),
                 health=Health(url=f"{addresses.airflow_url}/api/v2/monitor/health")),
+        # With the LocalExecutor, the scheduler's machine runs the steps, training too.
         Service(name="airflow-scheduler", after=("airflow-init",), environment=airflow,
-                commands=(("airflow", "scheduler"),),
+                image="airflow-train", commands=(("airflow", "scheduler"),),
                 # Asked on the scheduler's own machine (its container, in compose).
                 health=Health(url=f"http://127.0.0.1:{addresses.scheduler_health_port}/health")),
         Service(name="airflow-dag-processor", after=("airflow-api-server",),
