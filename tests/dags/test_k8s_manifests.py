@@ -111,6 +111,7 @@ def test_the_helm_values_deploy_this_version_with_the_trials_pool():
     assert values["airflowVersion"] == airflow
     assert values["images"]["airflow"]["tag"] == metadata.version("tweetbot")
     assert values["executor"] in ("LocalExecutor", "CeleryExecutor")
+    assert values["dagProcessor"]["enabled"] and values["triggerer"]["enabled"]
     setup = values["migrateDatabaseJob"]["args"][-1]
     assert not setup.startswith("exec ")  # the pool is set after the migration
     assert f"airflow pools set {TRIALS_POOL} " in setup and "--include-deferred" in setup
