@@ -61,10 +61,12 @@ def validate_splits(params: Mapping[str, Any], dag_run_id: str,
     infos = check_splits(local, smallest, Vocabulary.default(), names=SPLIT_NAMES)
     data_sha256 = hashlib.sha256(json.dumps(
         {name: info.sha256 for name, info in infos.items()}, sort_keys=True).encode()).hexdigest()
-    champion = registry.champion()
-    if (champion is not None and not config.pipeline.force
-            and champion.tags.get(tags.DATA_SHA256) == data_sha256):
-        print(f"splits unchanged since champion v{champion.version} was trained "
+    # Any version trained on these splits, not just the champion: a candidate
+    # that lost would otherwise be trained again, and lose again, every night.
+    trained = None if config.pipeline.force else registry.version_trained_on(data_sha256)
+    if trained is not None:
+        role = "champion" if registry.CHAMPION in trained.aliases else "not promoted"
+        print(f"splits unchanged since v{trained.version} ({role}) was trained on them "
               f"(sha256 {data_sha256[:12]}); nothing to do. Trigger with force=true to "
               f"retrain anyway.")
         return None

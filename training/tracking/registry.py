@@ -12,9 +12,11 @@ import contextlib
 
 from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
+from mlflow.protos.databricks_pb2 import RESOURCE_DOES_NOT_EXIST, ErrorCode
 
 from training import tracking
 from training.config import HyperParams
+from training.tracking import tags
 
 MODEL_NAME = "tweetbot-charrnn"
 CHAMPION, CANDIDATE = "champion", "candidate"
@@ -25,10 +27,25 @@ def model_uri(alias: str) -> str:
 
 
 def version_by_alias(alias: str) -> ModelVersion | None:
+    """The version ``alias`` points at; None only when the model or the alias does
+    not exist. Any other error (the server unreachable, a permission refused) is
+    raised: read as "no champion", it would promote an unvetted model."""
+    client = tracking.client()
     try:
-        return tracking.client().get_model_version_by_alias(MODEL_NAME, alias)
-    except MlflowException:
-        return None
+        model = client.get_registered_model(MODEL_NAME)
+    except MlflowException as error:
+        if error.error_code == ErrorCode.Name(RESOURCE_DOES_NOT_EXIST):
+            return None
+        raise
+    version = model.aliases.get(alias)
+    return None if version is None else client.get_model_version(MODEL_NAME, str(version))
+
+
+def version_trained_on(data_sha256: str) -> ModelVersion | None:
+    """The newest version trained on splits with this hash, promoted or not."""
+    versions = tracking.client().search_model_versions(
+        f"name = '{MODEL_NAME}' and tags.`{tags.DATA_SHA256}` = '{data_sha256}'")
+    return max(versions, key=lambda v: int(v.version), default=None)
 
 
 def champion() -> ModelVersion | None:

@@ -1,0 +1,60 @@
+"""The registry never moves by accident: a version that lost still counts as
+trained on its splits, and an MLflow error is an error, never "no champion"
+(which would promote whatever was trained next)."""
+
+from __future__ import annotations
+
+import socket
+
+import mlflow
+import pytest
+from mlflow.exceptions import MlflowException
+
+from training import pipeline, tracking
+from training.tracking import registry, tags
+
+pytestmark = pytest.mark.fault
+
+TINY = {"num_trials": 1, "parallel": 1, "max_epochs": 1, "final_epochs": 1,
+        "space_overrides": {"batch_size": 8, "seq_len": 16}}
+
+
+def registered(data_sha256: str, *, champion: bool):
+    """A version as `register` makes it, for a training run on those splits."""
+    tracking.configure()
+    with mlflow.start_run() as run:
+        pass
+    version = registry.register(run.info.run_id, f"runs:/{run.info.run_id}/model",
+                                {tags.DATA_SHA256: data_sha256})
+    if champion:
+        assert registry.promote_if_better(version, test_loss=1.0, champion_test_loss=None)
+    return version
+
+
+def test_a_candidate_that_lost_is_not_trained_again_on_the_same_splits(sample_splits):
+    params = {**TINY, "data_location": str(sample_splits)}
+    first = pipeline.validate_splits(params, "night-1")
+    champion = registered("sha256-of-older-splits", champion=True)
+    registered(first.data_sha256, champion=False)  # trained on these splits, and lost
+    assert registry.champion().version == champion.version
+    assert pipeline.validate_splits(params, "night-2") is None
+    forced = pipeline.validate_splits({**params, "force": True}, "night-3")
+    assert forced is not None and forced.data_sha256 == first.data_sha256
+
+
+def test_no_model_and_no_alias_mean_no_champion():
+    assert registry.champion() is None  # no registered model yet
+    registered("sha256-of-some-splits", champion=False)
+    assert registry.champion() is None  # a model, but no champion alias
+    assert registry.version_by_alias(registry.CANDIDATE) is not None
+
+
+def test_an_unreachable_registry_is_an_error_never_no_champion(monkeypatch):
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"http://127.0.0.1:{port}")
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "5")
+    with pytest.raises(MlflowException):
+        registry.champion()
