@@ -22,6 +22,10 @@ from training.vocab import Vocabulary
 TRAIN, VALIDATE, TEST = "train", "validate", "test"
 SPLIT_NAMES = (TRAIN, VALIDATE, TEST)
 _CHUNK_BYTES = 1 << 20
+# In tweets the commonest character (the space) is under a fifth of the text; a
+# split more than half one character teaches a model to repeat it, at a loss near
+# zero that would win every comparison.
+MAX_ONE_BYTE_SHARE = 0.5
 
 
 @dataclass(frozen=True)
@@ -32,6 +36,8 @@ class SplitInfo:
     num_bytes: int
     unknown_bytes: int
     sha256: str
+    commonest_byte: int = 0
+    commonest_count: int = 0
 
     @property
     def unknown_rate(self) -> float:
@@ -58,7 +64,8 @@ def inspect_split(path: Path, vocab: Vocabulary) -> SplitInfo:
     decoder = codecs.getincrementaldecoder("utf-8")()
     digest = hashlib.sha256()
     known = vocab.byte_to_id != 0
-    num_bytes = unknown = 0
+    totals = np.zeros(256, dtype=np.int64)
+    num_bytes = 0
     with open(path, "rb") as handle:
         while chunk := handle.read(_CHUNK_BYTES):
             try:
@@ -67,8 +74,7 @@ def inspect_split(path: Path, vocab: Vocabulary) -> SplitInfo:
                 raise InputError(f"{path}: not valid UTF-8 at byte "
                                  f"{num_bytes + error.start:,}") from None
             digest.update(chunk)
-            counts = np.bincount(np.frombuffer(chunk, dtype=np.uint8), minlength=256)
-            unknown += int(counts[~known].sum())
+            totals += np.bincount(np.frombuffer(chunk, dtype=np.uint8), minlength=256)
             num_bytes += len(chunk)
     try:
         decoder.decode(b"", final=True)
@@ -76,7 +82,20 @@ def inspect_split(path: Path, vocab: Vocabulary) -> SplitInfo:
         raise InputError(f"{path}: not valid UTF-8 (ends inside a character)") from None
     if num_bytes == 0:
         raise InputError(f"{path}: split is empty")
-    return SplitInfo(path, num_bytes, unknown, digest.hexdigest())
+    commonest = int(totals.argmax())
+    return SplitInfo(path, num_bytes, int(totals[~known].sum()), digest.hexdigest(),
+                     commonest, int(totals[commonest]))
+
+
+def check_varied(info: SplitInfo) -> None:
+    """A split (nearly) all one character is not tweets; refuse it before training."""
+    share = info.commonest_count / info.num_bytes
+    if share > MAX_ONE_BYTE_SHARE:
+        byte = info.commonest_byte
+        which = repr(chr(byte)) if byte < 128 else f"byte 0x{byte:02x}"
+        raise InputError(
+            f"{info.path}: {share:.0%} of it is one character ({which}); a model would "
+            f"learn to repeat it, not to write tweets. Check the corpus the splits came from")
 
 
 def check_long_enough(info: SplitInfo, hyperparams: HyperParams) -> None:
@@ -97,5 +116,6 @@ def check_splits(data_dir: Path, hyperparams: HyperParams, vocab: Vocabulary,
         raise InputError(f"{data_dir}: data directory not found")
     infos = {name: inspect_split(split_path(data_dir, name), vocab) for name in names}
     for info in infos.values():
+        check_varied(info)
         check_long_enough(info, hyperparams)
     return infos
