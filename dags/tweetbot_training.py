@@ -38,9 +38,10 @@ from airflow.sdk import (
     get_current_context,
     task,
 )
+from airflow.sdk.exceptions import AirflowFailException
 
-from training.run_config import MAX_ROUNDS, params_schema
-from tweetbot_airflow import SPLITS_ASSET, placement
+from training.run_config import MAX_ROUNDS, params_schema, trial_task_id
+from tweetbot_airflow import SPLITS_ASSET, placement, upstream
 
 SCHEDULE = os.environ.get("TWEETBOT_SCHEDULE", "0 3 * * *")
 PLACEMENT = placement.from_environment()
@@ -49,10 +50,15 @@ PLACEMENT = placement.from_environment()
 @task.short_circuit
 def validate_splits(params=None, run_id=None, triggering_asset_events=None) -> dict | None:
     from training import pipeline
+    from training.errors import InputError
 
     placement.check_same_settings(get_current_context())
-    run = pipeline.validate_splits(params, run_id, published_location(triggering_asset_events),
-                                   distributed=placement.distributed(PLACEMENT))
+    try:
+        run = pipeline.validate_splits(params, run_id,
+                                       published_location(triggering_asset_events),
+                                       distributed=placement.distributed(PLACEMENT))
+    except InputError as error:  # bad input stays bad: no retry
+        raise AirflowFailException(str(error)) from None
     return run.to_json() if run else None
 
 
@@ -70,20 +76,29 @@ def start_search(run: dict) -> dict:
     return pipeline.start_search(RunInputs.from_json(run)).to_json()
 
 
+# all_done: a failed trial must not stop the search. Without the run's first
+# steps there is no search, though: then these fail at once (upstream).
 @task(trigger_rule="all_done")
-def suggest(run: dict) -> list[dict]:
+def suggest(run: dict | None, round_index: int) -> list[dict]:
     from training import pipeline
     from training.records import RunInputs
 
-    return [step.to_json() for step in pipeline.suggest_round(RunInputs.from_json(run))]
+    upstream.require_first_steps(get_current_context())
+    return [step.to_json()
+            for step in pipeline.suggest_round(RunInputs.from_json(run), round_index)]
 
 
 @task(trigger_rule="all_done")
-def select(run: dict) -> dict:
+def select(run: dict | None) -> dict:
     from training import pipeline
     from training.records import RunInputs
+    from training.selection import NoTrialSucceeded
 
-    return pipeline.select(RunInputs.from_json(run)).to_json()
+    upstream.require_first_steps(get_current_context())
+    try:
+        return pipeline.select(RunInputs.from_json(run)).to_json()
+    except NoTrialSucceeded as error:  # trying again would choose among the same
+        raise AirflowFailException(str(error)) from None
 
 
 @task
@@ -132,9 +147,9 @@ def tweetbot_training():
     run = validate_splits()
     previous = start_search(run)
     for round_index in range(MAX_ROUNDS):
-        suggested = suggest.override(task_id=f"suggest_r{round_index}")(run)
+        suggested = suggest.override(task_id=f"suggest_r{round_index}")(run, round_index)
         previous >> suggested
-        previous = PLACEMENT.trials(f"trial_r{round_index}", suggested)
+        previous = PLACEMENT.trials(trial_task_id(round_index), suggested)
     chosen = select(run)
     previous >> chosen
     trained = PLACEMENT.step("train_base_model", base_model_arguments(run, chosen))

@@ -34,10 +34,12 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
 @pytest.fixture(autouse=True)
-def isolated_state(tmp_path, monkeypatch):
-    """Every test gets its own embedded MLflow store and state folder."""
+def isolated_state(tmp_path, tmp_path_factory, monkeypatch):
+    """Every test gets its own embedded MLflow store and state folder; its local
+    data (splits, raw tweets) lives in pytest's temporary folders."""
     home = tmp_path / "tweetbot-home"
     monkeypatch.setenv("TWEETBOT_HOME", str(home))
+    monkeypatch.setenv("TWEETBOT_DATA_ROOT", str(tmp_path_factory.getbasetemp()))
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     return home
 

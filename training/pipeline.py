@@ -33,7 +33,7 @@ from training.records import (
     Tracking,
     TrainedModel,
 )
-from training.run_config import RunConfig, search_id_for
+from training.run_config import RunConfig, search_id_for, trial_task_id
 from training.search_report import describe, finish_search, search_params
 from training.space import SearchSpace
 from training.suggest import suggest_trials
@@ -125,17 +125,19 @@ def start_search(run: RunInputs) -> SearchRun:
     return SearchRun(search_id=store.search_id, run_id=run_id)
 
 
-def suggest_round(run: RunInputs) -> list[Step]:
-    """This round's trials: any suggested earlier but never started, then new
-    ones, ``parallel`` at most."""
+def suggest_round(run: RunInputs, round_index: int) -> list[Step]:
+    """Round ``round_index``'s trials: any this round suggested before (the task
+    is being retried), then new ones, ``parallel`` at most. Trials of earlier
+    rounds that did not finish are failed first: their tasks have ended."""
     _check_same_store(run)
     config = run.config
     store = SearchStore(run.search_id)
-    _fail_abandoned(store)
-    waiting = [(r.trial_num, r.hyperparams) for r in store.trials() if r.status == PENDING]
+    _fail_unfinished(store, before_round=round_index)
+    waiting = [(r.trial_num, r.hyperparams) for r in store.trials()
+               if r.status == PENDING and r.round_index == round_index]
     waiting = waiting[:config.search.parallel]
     fresh = suggest_trials(store, config.space, config.search,
-                           config.search.parallel - len(waiting))
+                           config.search.parallel - len(waiting), round_index)
     return [TrialSpec(search_id=run.search_id, trial_num=num, data_dir=run.data_location,
                       hyperparams=params, fit=config.trial_fit, pruning=config.pruning)
             .step(label=_trial_label(num, params, config.space),
@@ -148,18 +150,27 @@ def _trial_label(trial_num: int, hyperparams: HyperParams, space: SearchSpace) -
     return f"trial {trial_num}: {describe(hyperparams, space.names)}"
 
 
-def _fail_abandoned(store: SearchStore) -> None:
-    """A trial that started but whose task ended without a result (a pod
-    killed again and again, a worker lost) is failed rather than retried forever."""
+def _fail_unfinished(store: SearchStore, before_round: int | None = None) -> None:
+    """Fail the trials whose task has ended without a result, rather than
+    suggest them again every round: one that started (a pod killed again and
+    again, a worker lost), and one still pending from an earlier round (a pod
+    never scheduled, an image never pulled). ``before_round`` None: every
+    round's tasks have ended."""
     for record in store.trials():
-        if record.status == RUNNING:
+        ended = before_round is None or (record.round_index or 0) < before_round
+        if record.status == RUNNING and ended:
             store.mark_failed(record.trial_num, "its task ended without reporting a result")
+        elif record.status == PENDING and ended:
+            task_id = trial_task_id(record.round_index or 0)
+            store.mark_failed(record.trial_num,
+                              f"{task_id} ended before the trial started (a pod never "
+                              f"scheduled or its image not pulled, say); see that task's log")
 
 
 def select(run: RunInputs) -> ChosenTrial:
     _check_same_store(run)
     store = SearchStore(run.search_id)
-    _fail_abandoned(store)
+    _fail_unfinished(store)
     selection = finish_search(store, run.config.policy, run.config.pipeline.max_epochs)
     chosen = selection.trial
     return ChosenTrial(run_id=store.find_parent().info.run_id, trial_num=chosen.trial_num,

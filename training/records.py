@@ -51,6 +51,7 @@ class TrialRecord(Frozen):
     num_epochs: int = 0
     avg_epoch_seconds: float | None = None
     failure_reason: str | None = None
+    round_index: int | None = None  # the DAG round that suggested it; None: training.search
 
     @property
     def finished(self) -> bool:

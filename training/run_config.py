@@ -101,6 +101,11 @@ def run_defaults() -> dict[str, Any]:
     return defaults
 
 
+def trial_task_id(round_index: int) -> str:
+    """The DAG's mapped task running round ``round_index``'s trials."""
+    return f"trial_r{round_index}"
+
+
 def search_id_for(dag_run_id: str) -> str:
     """One search per DAG run; a cleared and re-run DAG run continues it."""
     return "".join(c if c.isalnum() or c in "-_.:+" else "_" for c in dag_run_id)
@@ -144,7 +149,13 @@ class RunConfig(Frozen):
     def data_location(self, published: str | None = None) -> str:
         """This run's splits: the parameter, else where the triggering splits
         update published them, else the deployment's default location."""
-        return self.pipeline.data_location or published or settings.splits_location()
+        from training.storage import checked_location
+
+        for location, parameter in ((self.pipeline.data_location, "data_location"),
+                                    (published, "the triggering splits update's location"),
+                                    (settings.splits_location(), "TWEETBOT_SPLITS")):
+            if location:
+                return checked_location(location, parameter)
 
     @property
     def trial_fit(self) -> FitSettings:

@@ -64,15 +64,35 @@ def place(step: Step) -> LocalCommand:
                         folder_path / step.name if step.checkpoint else None)
 
 
+STOP_GRACE_SECONDS = 30  # what a step gets to finish its epoch's bookkeeping
+
+
+def _stop(process: subprocess.Popen) -> None:
+    """Whatever ended the wait (Airflow's execution timeout, the task killed),
+    the step's process does not outlive it, training on unseen: SIGTERM, which
+    a step answers by stopping where it can continue, then SIGKILL."""
+    if process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(STOP_GRACE_SECONDS)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
 def run(command: LocalCommand, output: TextIO | None = None) -> dict:
     """Run the command; its JSON result, or ``StepFailed``."""
     command.result_path.unlink(missing_ok=True)
     environment = {"TF_CPP_MIN_LOG_LEVEL": "2", **os.environ, **command.step.environment}
     process = subprocess.Popen(command.argv, env=environment, text=True,
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    for line in process.stdout:
-        print(line, end="", file=output or sys.stdout, flush=True)
-    status = process.wait()
+    try:
+        for line in process.stdout:
+            print(line, end="", file=output or sys.stdout, flush=True)
+        status = process.wait()
+    finally:
+        _stop(process)
     if status == -signal.SIGINT:
         raise StepInterrupted(f"python -m {command.step.module} was interrupted")
     if status != 0 or not command.result_path.exists():

@@ -24,6 +24,14 @@ def experiment_name() -> str:
     return os.environ.get("TWEETBOT_EXPERIMENT", DEFAULT_EXPERIMENT)
 
 
+def data_root() -> Path:
+    """The folder under which a run may read or publish local data (splits, raw
+    tweets): ``TWEETBOT_DATA_ROOT``, else ``TWEETBOT_HOME``. A run's parameters
+    come from whoever can trigger it; they never reach other folders."""
+    root = os.environ.get("TWEETBOT_DATA_ROOT")
+    return Path(root).expanduser().resolve() if root else state_dir()
+
+
 def splits_location() -> str:
     """Where the pipeline finds its splits unless a run says otherwise."""
     return os.environ.get("TWEETBOT_SPLITS") or str(state_dir() / "splits")

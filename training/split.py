@@ -183,7 +183,11 @@ def split_and_publish(raw_location: str, splits_location: str) -> dict:
     if not raw_location:
         raise InputError("raw_location: give the raw tweet file (local path or s3:// key) "
                          "or set TWEETBOT_RAW_TWEETS")
-    location = splits_location or settings.splits_location()
+    raw_location = storage.checked_location(
+        raw_location, "raw_location" if raw_location else "TWEETBOT_RAW_TWEETS")
+    location = storage.checked_location(splits_location or settings.splits_location(),
+                                        "splits_location" if splits_location
+                                        else "TWEETBOT_SPLITS")
     with tempfile.TemporaryDirectory() as scratch:
         report = split_file(storage.fetch_raw(raw_location), Path(scratch) / "splits")
         storage.publish_splits(Path(scratch) / "splits", location)

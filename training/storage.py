@@ -22,6 +22,26 @@ def is_s3(location: str) -> bool:
     return str(location).startswith("s3://")
 
 
+def checked_location(location: str, parameter: str) -> str:
+    """``location`` if a run may use it: an ``s3://bucket/prefix``, or a folder
+    (or file) under the data root once ``..`` and links are resolved; anything
+    else is refused naming ``parameter``, before any work."""
+    if is_s3(location):
+        try:
+            _bucket_and_key(location)
+        except InputError as error:
+            raise InputError(f"{parameter}: {error}") from None
+        return location
+    if "://" in location:
+        raise InputError(f"{parameter}: {location}: only s3:// locations and local "
+                         f"folders are supported")
+    root = settings.data_root()
+    if not Path(location).expanduser().resolve().is_relative_to(root):
+        raise InputError(f"{parameter}: {location} is outside the data root {root}; "
+                         f"use s3://, or set TWEETBOT_DATA_ROOT to a folder holding it")
+    return location
+
+
 def _bucket_and_key(location: str) -> tuple[str, str]:
     bucket, _, key = location[len("s3://"):].partition("/")
     if not bucket:

@@ -16,8 +16,9 @@ from training.tracking.search_store import SearchStore
 
 
 def suggest_trials(store: SearchStore, space: SearchSpace, search: SearchSettings,
-                   k: int) -> list[tuple[int, HyperParams]]:
-    """Record up to ``k`` new trials (status pending) and return them.
+                   k: int, round_index: int | None = None) -> list[tuple[int, HyperParams]]:
+    """Record up to ``k`` new trials (status pending) and return them;
+    ``round_index``: the DAG round suggesting them.
 
     Conditioned on every finished trial of the search as MLflow holds it;
     unfinished ones count as pending. Never exceeds ``num_trials`` in total.
@@ -44,7 +45,7 @@ def suggest_trials(store: SearchStore, space: SearchSpace, search: SearchSetting
     first = max((r.trial_num for r in records), default=0) + 1
     trials = list(enumerate(chosen, start=first))
     for trial_num, params in trials:
-        store.create_trial(trial_num, params)
+        store.create_trial(trial_num, params, round_index)
     return trials
 
 

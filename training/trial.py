@@ -112,10 +112,7 @@ def run_trial(spec: TrialSpec) -> TrialRecord:
         raise InputError(f"--trial-num {spec.trial_num}: search {spec.search_id} "
                          f"suggested it with other hyper-parameters")
     run_id = record.run_id
-    job = TrainJob(data_dir=storage.local_splits(spec.data_dir),
-                   hyperparams=spec.hyperparams, fit=spec.fit,
-                   checkpoint_dir=spec.checkpoint_dir or spec.default_checkpoint_dir(),
-                   restore=_prepare_checkpoint_dir(spec, run_id))
+    restore = _prepare_checkpoint_dir(spec, run_id)
     store.set_status(run_id, RUNNING)
 
     def judge(epochs) -> str | None:
@@ -128,6 +125,12 @@ def run_trial(spec: TrialSpec) -> TrialRecord:
     outcome = TrialRecord(search_id=spec.search_id, trial_num=spec.trial_num,
                           run_id=run_id, hyperparams=spec.hyperparams, status=FAILED)
     try:
+        # Fetching the splits is part of the trial: a bucket this pod cannot
+        # read fails this trial with its reason, not the task before it started.
+        job = TrainJob(data_dir=storage.local_splits(spec.data_dir),
+                       hyperparams=spec.hyperparams, fit=spec.fit,
+                       checkpoint_dir=spec.checkpoint_dir or spec.default_checkpoint_dir(),
+                       restore=restore)
         fitted = run_training(job, run_id=run_id, judge_epoch=judge,
                               run_tags={tags.KIND: tags.TRIAL})
     except Exception as error:  # a failed trial is a result; the search goes on

@@ -5,6 +5,8 @@ trained on its splits, and an MLflow error is an error, never "no champion"
 from __future__ import annotations
 
 import socket
+import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import mlflow
 import pytest
@@ -58,3 +60,36 @@ def test_an_unreachable_registry_is_an_error_never_no_champion(monkeypatch):
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "5")
     with pytest.raises(MlflowException):
         registry.champion()
+
+
+def test_two_register_calls_racing_make_one_version(monkeypatch):
+    """A retried register racing the first attempt (a task marked failed and
+    cleared while it ran): both find no version for the run, both create one."""
+    tracking.configure()
+    with mlflow.start_run() as run:
+        pass
+    both_searched = threading.Barrier(2, timeout=60)
+    real_client = tracking.client
+
+    class RacingClient:
+        def __init__(self):
+            self.client = real_client()
+
+        def __getattr__(self, name):
+            return getattr(self.client, name)
+
+        def create_model_version(self, *args, **kwargs):
+            both_searched.wait()  # neither creates before both found none
+            return self.client.create_model_version(*args, **kwargs)
+
+    monkeypatch.setattr(tracking, "client", RacingClient)
+    model_uri = f"runs:/{run.info.run_id}/model"
+    with ThreadPoolExecutor(2) as pool:
+        versions = list(pool.map(
+            lambda attempt: registry.register(run.info.run_id, model_uri,
+                                              {tags.DAG_RUN_ID: f"attempt-{attempt}"}),
+            range(2)))
+    kept = real_client().search_model_versions(f"name = '{registry.MODEL_NAME}'")
+    assert [str(v.version) for v in kept] == ["1"]
+    assert {str(v.version) for v in versions} == {"1"}
+    assert str(registry.version_by_alias(registry.CANDIDATE).version) == "1"

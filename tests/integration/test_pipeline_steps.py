@@ -53,6 +53,6 @@ def test_a_worker_on_another_store_refuses_the_runs_steps(monkeypatch, sample_sp
 def test_every_step_command_carries_the_runs_store(sample_splits):
     run = pipeline.validate_splits({**TINY, "data_location": str(sample_splits)}, "run-2")
     pipeline.start_search(run)
-    trial, = pipeline.suggest_round(run)
+    trial, = pipeline.suggest_round(run, round_index=0)
     assert trial.environment == {"MLFLOW_TRACKING_URI": run.tracking.uri,
                                  "TWEETBOT_EXPERIMENT": "tweetbot"}

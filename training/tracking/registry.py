@@ -3,7 +3,8 @@
 Every base model a DAG run trains becomes a version with the alias
 ``candidate``; ``champion`` moves to it only when it beats the current champion
 on the same test split. Registration is idempotent: a retried task finds the
-version it already made for that training run.
+version it already made for that training run, and two attempts racing (a task
+cleared while its first attempt still runs) end with one version.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import contextlib
 from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
 from mlflow.protos.databricks_pb2 import RESOURCE_DOES_NOT_EXIST, ErrorCode
+from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_random
 
 from training import tracking
 from training.config import HyperParams
@@ -66,17 +68,43 @@ def register(run_id: str, model_uri: str, tags: dict[str, str]) -> ModelVersion:
     with contextlib.suppress(MlflowException):  # it exists already
         client.create_registered_model(MODEL_NAME, description=(
             "Character-level LSTM tweet generator, trained by the tweetbot_training DAG."))
-    existing = client.search_model_versions(f"name = '{MODEL_NAME}' and run_id = '{run_id}'")
+    existing = _versions_of(run_id)
+    version = existing[0] if existing else _create_version(run_id, model_uri, tags)
+    for key, value in tags.items():
+        client.set_model_version_tag(MODEL_NAME, version.version, key, value)
+    _set_alias(CANDIDATE, version.version)
+    return version
+
+
+def _versions_of(run_id: str) -> list[ModelVersion]:
+    """The versions registered for a training run, oldest first."""
+    versions = tracking.client().search_model_versions(
+        f"name = '{MODEL_NAME}' and run_id = '{run_id}'")
+    return sorted(versions, key=lambda v: int(v.version))
+
+
+def _create_version(run_id: str, model_uri: str, tags: dict[str, str]) -> ModelVersion:
     # The client, not mlflow.register_model: that one prints its progress to stderr,
     # which a task log shows as errors.
-    version = existing[0] if existing else client.create_model_version(
+    client = tracking.client()
+    created = client.create_model_version(
         MODEL_NAME, source=model_uri, run_id=run_id, tags=tags,
         model_id=model_uri.removeprefix("models:/") if model_uri.startswith("models:/m-")
         else None)
-    for key, value in tags.items():
-        client.set_model_version_tag(MODEL_NAME, version.version, key, value)
-    client.set_registered_model_alias(MODEL_NAME, CANDIDATE, version.version)
-    return version
+    # Another attempt may have found none too and created one: the oldest stays,
+    # each attempt deletes its own younger copy, and both return the oldest.
+    oldest = _versions_of(run_id)[0]
+    if oldest.version != created.version:
+        client.delete_model_version(MODEL_NAME, created.version)
+    return oldest
+
+
+# Setting an alias is read-then-write in MLflow's store: two writers at once can
+# collide on its unique key; the one retried finds the alias and moves it.
+@retry(retry=retry_if_exception_type(MlflowException), stop=stop_after_attempt(3),
+       wait=wait_random(0.1, 1.0), reraise=True)
+def _set_alias(alias: str, version: str) -> None:
+    tracking.client().set_registered_model_alias(MODEL_NAME, alias, version)
 
 
 def promote_if_better(version: ModelVersion, test_loss: float,
@@ -84,5 +112,5 @@ def promote_if_better(version: ModelVersion, test_loss: float,
     """Move ``champion`` to ``version`` if there is none or it is beaten."""
     if champion_test_loss is not None and not test_loss < champion_test_loss:
         return False
-    tracking.client().set_registered_model_alias(MODEL_NAME, CHAMPION, version.version)
+    _set_alias(CHAMPION, version.version)
     return True

@@ -91,13 +91,15 @@ class SearchStore:
                             f"tags.`{tags.TRIAL_NUM}` = '{trial_num}'")
         return self._record(runs[0]) if runs else None
 
-    def create_trial(self, trial_num: int, hyperparams: HyperParams) -> str:
+    def create_trial(self, trial_num: int, hyperparams: HyperParams,
+                     round_index: int | None = None) -> str:
         parent_id = self.open_parent()
+        round_tag = {} if round_index is None else {tags.ROUND: str(round_index)}
         run = self.client.create_run(
             self.experiment_id, run_name=trial_name(trial_num),
             tags={tags.KIND: tags.TRIAL, tags.SEARCH_ID: self.search_id,
                   tags.TRIAL_NUM: str(trial_num), tags.TRIAL_STATUS: PENDING,
-                  tags.PARENT_RUN_ID: parent_id})
+                  tags.PARENT_RUN_ID: parent_id, **round_tag})
         for key, value in hyperparams.to_dict().items():
             self.client.log_param(run.info.run_id, key, value)
         self.client.update_run(run.info.run_id, status="SCHEDULED")
@@ -168,4 +170,5 @@ class SearchStore:
             num_epochs=int(metrics.get("num_epochs", 0)),
             avg_epoch_seconds=finite("avg_epoch_seconds"),
             failure_reason=run_tags.get(tags.FAILURE_REASON),
+            round_index=int(run_tags[tags.ROUND]) if tags.ROUND in run_tags else None,
         )

@@ -12,6 +12,7 @@ SEARCH, TRIAL, TRAIN = "search", "trial", "train"  # values of KIND
 SEARCH_ID = "tweetbot.search_id"
 TRIAL_NUM = "tweetbot.trial_num"
 TRIAL_STATUS = "tweetbot.trial_status"
+ROUND = "tweetbot.round"  # the DAG round that suggested a trial
 FAILURE_REASON = "tweetbot.failure_reason"
 PARENT_RUN_ID = "mlflow.parentRunId"  # MLflow's own: nests trials under their search
 
