@@ -183,7 +183,7 @@ def fit_model(job: TrainJob, vocab: Vocabulary, state: TrainingState,
 
     hyperparams = job.hyperparams
     if state.last_checkpoint:
-        model = keras.models.load_model(directory / state.last_checkpoint)
+        model = keras.models.load_model(directory / state.last_checkpoint, safe_mode=True)
     else:
         model = build_training_model(hyperparams, vocab.size)
         compile_model(model, hyperparams)

@@ -66,7 +66,9 @@ class TweetGenerator:
         if not path.is_file():
             raise InputError(f"{path}: no trained model there")
         vocab = Vocabulary.load(directory)
-        trained = keras.models.load_model(path, compile=False)
+        # safe_mode (Keras' default, said here so it stays): a model file may not
+        # carry code, such as a Lambda layer's pickled function.
+        trained = keras.models.load_model(path, compile=False, safe_mode=True)
         return cls(inference_model_from(trained), vocab)
 
     def zero_states(self, rows: int) -> list[np.ndarray]:

@@ -46,7 +46,8 @@ GPU_RESOURCE = "nvidia.com/gpu"
 DEFAULT_TOLERATIONS = [{"key": GPU_RESOURCE, "operator": "Exists", "effect": "NoSchedule"}]
 CHECKPOINT_MOUNT = "/checkpoints"
 # The pod's own disk: TWEETBOT_HOME inside the trainer container.
-POD_HOME = "/tmp/tweetbot"
+SCRATCH_MOUNT = "/tmp"
+POD_HOME = f"{SCRATCH_MOUNT}/tweetbot"
 # The trainer image's user (docker/trainer/Dockerfile): pods run as it, never root,
 # and the checkpoint volume's files belong to its group.
 TRAINER_UID = 10001
@@ -133,12 +134,15 @@ def pod_operator_kwargs(settings: PodSettings) -> dict[str, Any]:
         "namespace": settings.namespace,
         "env_from": [k8s.V1EnvFromSource(
             secret_ref=k8s.V1SecretEnvSource(name=settings.env_secret))],
-        "env_vars": {"TWEETBOT_HOME": POD_HOME, "TF_CPP_MIN_LOG_LEVEL": "2"},
+        # HOME too: Keras and matplotlib keep their caches there, and the image's
+        # root filesystem is read-only in the pod.
+        "env_vars": {"TWEETBOT_HOME": POD_HOME, "HOME": POD_HOME, "TF_CPP_MIN_LOG_LEVEL": "2"},
         "labels": {"app.kubernetes.io/name": "tweetbot"},
         "security_context": k8s.V1PodSecurityContext(
             run_as_non_root=True, run_as_user=TRAINER_UID, fs_group=TRAINER_UID),
         "container_security_context": k8s.V1SecurityContext(
-            allow_privilege_escalation=False, capabilities=k8s.V1Capabilities(drop=["ALL"])),
+            allow_privilege_escalation=False, capabilities=k8s.V1Capabilities(drop=["ALL"]),
+            read_only_root_filesystem=True),  # writes go to /tmp (an emptyDir), volumes
         "startup_timeout_seconds": settings.startup_timeout,
         "schedule_timeout_seconds": settings.schedule_timeout,
         "execution_timeout": timedelta(seconds=settings.execution_timeout),
@@ -161,7 +165,10 @@ def step_pod_kwargs(settings: PodSettings, *, gpu: bool, checkpoint: bool) -> di
 
     gpus = settings.gpus if gpu else 0
     limits = {"memory": settings.memory, **({GPU_RESOURCE: str(gpus)} if gpus else {})}
-    volumes, mounts = [], []
+    # The root filesystem is read-only: /tmp (TWEETBOT_HOME, HOME, downloaded
+    # splits, the pod-disk checkpoints) is the pod's own scratch disk.
+    volumes = [k8s.V1Volume(name="scratch", empty_dir=k8s.V1EmptyDirVolumeSource())]
+    mounts = [k8s.V1VolumeMount(name="scratch", mount_path=SCRATCH_MOUNT)]
     if checkpoint and settings.checkpoint_pvc:
         volumes.append(k8s.V1Volume(name="checkpoints", persistent_volume_claim=(
             k8s.V1PersistentVolumeClaimVolumeSource(claim_name=settings.checkpoint_pvc))))

@@ -89,6 +89,14 @@ def test_the_pod_runs_as_the_trainer_images_user_never_root(trial_pod):
     container = trial_pod.spec.containers[0].security_context
     assert container.allow_privilege_escalation is False
     assert container.capabilities.drop == ["ALL"]
+    # Read-only root; what a step writes goes to /tmp, the pod's own scratch disk.
+    assert container.read_only_root_filesystem is True
+    mounts = {m.mount_path: m.name for m in trial_pod.spec.containers[0].volume_mounts}
+    assert mounts["/tmp"] == "scratch"
+    scratch, = [v for v in trial_pod.spec.volumes if v.name == "scratch"]
+    assert scratch.empty_dir is not None
+    env = {v.name: v.value for v in trial_pod.spec.containers[0].env}
+    assert env["TWEETBOT_HOME"].startswith("/tmp/") and env["HOME"].startswith("/tmp/")
 
 
 def test_compose_hands_every_pod_setting_to_airflow():

@@ -101,6 +101,17 @@ def test_the_pyfunc_generates_well_formed_reproducible_tweets(champion_env):
         model.predict(pd.DataFrame([{"prompt": "x", "temperature": 0.0}]))
 
 
+def test_the_registered_model_holds_no_pickle(champion_env):
+    """Loading a version runs the project's code file, never unpickles an object."""
+    local = Path(mlflow.artifacts.download_artifacts(CHAMPION_URI))
+    files = [path.relative_to(local).as_posix() for path in local.rglob("*") if path.is_file()]
+    assert not [name for name in files if name.endswith((".pkl", ".pickle", ".cloudpickle"))]
+    assert "generator_model.py" in {Path(name).name for name in files}
+    model = mlflow.pyfunc.load_model(CHAMPION_URI)
+    with pytest.raises(mlflow.exceptions.MlflowException, match="at most 1000 per request"):
+        model.predict(pd.DataFrame([{"prompt": "x", "n": 600}] * 2))
+
+
 def test_generate_cli_pulls_the_champion(champion_env, capsys):
     assert generate_main(["--model-uri", CHAMPION_URI, "--prompt", "The ", "-n", "3",
                           "--temperature", "0.8", "--seed", "3"]) == 0

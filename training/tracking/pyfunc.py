@@ -6,7 +6,8 @@ one row per request.
 Output: one row per generated tweet, with the request's row number and the text.
 A bad request (no ``prompt``, ``temperature <= 0``, ``n < 1``, ...) is refused
 with a message naming the column; served, that is an HTTP 400.
-The Keras checkpoint and its vocabulary travel inside the model; loading builds
+The Keras checkpoint and its vocabulary travel inside the model, with the code
+that loads them (``generator_model.py``; nothing is pickled); loading builds
 the stateless inference model from them (``training.generate``), never the
 fixed-batch training graph.
 """
@@ -29,6 +30,7 @@ from training.generate import GenerationRequest
 from training.vocab import VOCAB_FILENAME
 
 ARTIFACT_PATH = "model"
+MAX_TWEETS_PER_REQUEST = 1000  # a served model answers each request in one go
 INPUT_COLUMNS = tuple(GenerationRequest.model_fields)
 DEFAULTS = GenerationRequest().model_dump()
 
@@ -59,6 +61,8 @@ def parse_requests(table: pd.DataFrame) -> list[GenerationRequest]:
     unknown = [c for c in table.columns if c not in INPUT_COLUMNS]
     if unknown:
         raise InputError(f"unknown column {unknown[0]!r}; expected {', '.join(INPUT_COLUMNS)}")
+    if len(table) > MAX_TWEETS_PER_REQUEST:
+        raise InputError(f"{len(table)} rows: at most {MAX_TWEETS_PER_REQUEST} per request")
     requests = []
     for index, row in enumerate(table.to_dict("records")):
         values = {**DEFAULTS, **{k: v for k, v in row.items() if not _missing(v)}}
@@ -69,6 +73,10 @@ def parse_requests(table: pd.DataFrame) -> list[GenerationRequest]:
                 "seed": None if values["seed"] is None else _whole(values, "seed")}))
         except (ValueError, TypeError) as error:  # InputError is a ValueError
             raise InputError(f"row {index}: {error}") from None
+    asked = sum(request.n for request in requests)
+    if asked > MAX_TWEETS_PER_REQUEST:
+        raise InputError(f"n: {asked} tweets asked in all; at most {MAX_TWEETS_PER_REQUEST} "
+                         f"per request")
     return requests
 
 
@@ -119,7 +127,9 @@ def log_generator_model(checkpoint_dir: Path) -> str:
                        ColSpec(AnyType(), "seed", required=False)]),
         outputs=Schema([ColSpec("long", "row"), ColSpec("string", "tweet")]))
     info = mlflow.pyfunc.log_model(
-        name=ARTIFACT_PATH, python_model=TweetGeneratorModel(), artifacts=bundle,
+        # A code file, not an instance: an instance would be stored pickled.
+        name=ARTIFACT_PATH, python_model=str(Path(__file__).with_name("generator_model.py")),
+        artifacts=bundle,
         signature=signature, input_example=example, pip_requirements=requirements(),
         code_paths=[str(Path(training.__file__).parent)])
     return info.model_uri
