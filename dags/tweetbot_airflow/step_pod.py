@@ -9,8 +9,11 @@ only when steps run on Kubernetes.
 
 from __future__ import annotations
 
+from contextlib import suppress
+
 from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
 from airflow.sdk import XComArg
+from airflow.sdk.exceptions import AirflowException
 
 from training.records import Step
 from tweetbot_airflow.pod_settings import PodSettings, pod_operator_kwargs, step_pod_kwargs
@@ -43,6 +46,70 @@ class StepPodOperator(KubernetesPodOperator):
                                            checkpoint=command.checkpoint).items():
             setattr(self, name, value)
         return super().build_pod_request_obj(context, dry_run=dry_run)
+
+
+    # A pod that never starts fails after the schedule or startup timeout with the
+    # provider's "took too long"; the pod's own reason (no GPU node, an image that
+    # cannot be pulled) is added, read while the pod still exists.
+    def await_pod_start(self, pod) -> None:
+        try:
+            super().await_pod_start(pod)
+        except AirflowException as error:
+            remote_pod = None
+            with suppress(Exception):  # the reason is a courtesy; the failure stands
+                remote_pod = self.pod_manager.read_pod(pod)
+            raise with_pending_reason(error, remote_pod) from error
+
+    def trigger_reentry(self, context, event):
+        try:
+            return super().trigger_reentry(context, event)
+        except AirflowException as error:
+            raise with_pending_reason(error, self.pod) from error
+
+    def cleanup(self, pod, remote_pod, xcom_result=None, context=None):
+        # The provider judges the container by its exit code alone, but a container
+        # the kernel killed for memory can report 0: its terminated reason decides.
+        killed = abnormal_end(remote_pod, self.base_container_name)
+        try:
+            super().cleanup(pod, remote_pod, xcom_result, context)
+        except AirflowException as error:
+            if killed:
+                raise AirflowException(f"{self.task_id}: the step's container {killed}") from error
+            raise
+        if killed:
+            raise AirflowException(f"{self.task_id}: the step's container {killed}; its "
+                                   f"result, if any, is not trusted")
+
+
+def with_pending_reason(error: Exception, remote_pod) -> Exception:
+    reason = pending_reason(remote_pod)
+    return type(error)(f"{error} Pending: {reason}") if reason else error
+
+
+def pending_reason(remote_pod) -> str | None:
+    """Why a pod is still Pending, as Kubernetes says: ``Unschedulable: 0/3 nodes are
+    available: 3 Insufficient nvidia.com/gpu``, ``ImagePullBackOff: ...``."""
+    status = getattr(remote_pod, "status", None)
+    if status is None or status.phase != "Pending":
+        return None
+    reasons = [f"{c.reason}: {c.message}" for c in status.conditions or []
+               if c.type == "PodScheduled" and c.status == "False" and c.reason]
+    reasons += [f"{s.name} {s.state.waiting.reason}: {s.state.waiting.message}"
+                for s in status.container_statuses or []
+                if s.state and s.state.waiting and s.state.waiting.reason
+                not in (None, "ContainerCreating", "PodInitializing")]
+    return "; ".join(reasons) or None
+
+
+def abnormal_end(remote_pod, container_name: str) -> str | None:
+    """How the container ended, if not by finishing: ``was OOMKilled (exit code 0)``."""
+    statuses = (remote_pod.status.container_statuses or []) if remote_pod and \
+        remote_pod.status else []
+    status = next((s for s in statuses if s.name == container_name), None)
+    terminated = status.state.terminated if status and status.state else None
+    if terminated is None or terminated.reason in (None, "Completed"):
+        return None
+    return f"was {terminated.reason} (exit code {terminated.exit_code})"
 
 
 def pod_environment(env_vars: list, step: Step, settings: PodSettings) -> list:

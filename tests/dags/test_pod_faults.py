@@ -21,10 +21,19 @@ pytestmark = pytest.mark.fault
 
 
 class FakeCoreV1:
-    """The Kubernetes API calls on_kill makes, recorded."""
+    """The Kubernetes API calls on_kill and cleanup make: deletions recorded, the
+    pod read back as it ended, no events."""
 
-    def __init__(self):
-        self.deleted = []
+    def __init__(self, pod=None):
+        self.pod, self.deleted = pod, []
+
+    def read_namespaced_pod(self, name, namespace, **kwargs):
+        return self.pod
+
+    def list_namespaced_event(self, namespace, **kwargs):
+        from kubernetes.client import models as k8s
+
+        return k8s.CoreV1EventList(items=[])
 
     def delete_namespaced_pod(self, name, namespace, **kwargs):
         self.deleted.append((namespace, name))
@@ -59,3 +68,55 @@ def test_killing_a_deferred_task_deletes_its_pod(running_trial):
     trigger.__dict__["hook"] = api  # the trigger's cached async hook
     asyncio.run(trigger.on_kill())  # what the triggerer calls when the task is killed
     assert api.deleted == [("ml", "trial-001-abc123")]
+
+
+def finished_pod(phase: str, exit_code: int, reason: str):
+    from kubernetes.client import models as k8s
+
+    terminated = k8s.V1ContainerStateTerminated(exit_code=exit_code, reason=reason)
+    return k8s.V1Pod(
+        metadata=k8s.V1ObjectMeta(name="trial-001-abc123", namespace="ml"),
+        spec=k8s.V1PodSpec(containers=[k8s.V1Container(name="base")]),
+        status=k8s.V1PodStatus(phase=phase, container_statuses=[k8s.V1ContainerStatus(
+            name="base", image="trainer", image_id="", ready=False, restart_count=0,
+            state=k8s.V1ContainerState(terminated=terminated))]))
+
+
+def test_a_container_killed_for_memory_is_a_failure_even_with_exit_code_0(running_trial):
+    from airflow.sdk.exceptions import AirflowException
+
+    ended = finished_pod("Succeeded", 0, "OOMKilled")
+    running_trial.__dict__["client"] = api = FakeCoreV1(ended)
+    with pytest.raises(AirflowException, match=r"was OOMKilled \(exit code 0\)"):
+        running_trial.cleanup(running_trial.pod, ended)
+    assert api.deleted == [("ml", "trial-001-abc123")]  # and its pod is gone
+
+
+def test_a_container_that_finished_is_a_success(running_trial):
+    ended = finished_pod("Succeeded", 0, "Completed")
+    running_trial.__dict__["client"] = api = FakeCoreV1(ended)
+    running_trial.cleanup(running_trial.pod, ended)
+    assert api.deleted == [("ml", "trial-001-abc123")]
+
+
+def pending_pod(reason: str, message: str):
+    from kubernetes.client import models as k8s
+
+    return k8s.V1Pod(
+        metadata=k8s.V1ObjectMeta(name="trial-001-abc123", namespace="ml"),
+        spec=k8s.V1PodSpec(containers=[k8s.V1Container(name="base")]),
+        status=k8s.V1PodStatus(phase="Pending", conditions=[k8s.V1PodCondition(
+            type="PodScheduled", status="False", reason=reason, message=message)]))
+
+
+def test_a_pod_stuck_pending_fails_with_the_reason(running_trial):
+    from airflow.sdk.exceptions import AirflowException
+
+    stuck = pending_pod("Unschedulable", "0/3 nodes are available: 3 Insufficient "
+                                         "nvidia.com/gpu.")
+    running_trial.__dict__["client"] = FakeCoreV1(stuck)
+    running_trial.schedule_timeout_seconds = 0  # the wait for a GPU node has run out
+    with pytest.raises(AirflowException, match=(
+            r"too long to be scheduled.* Pending: Unschedulable: 0/3 nodes are available: "
+            r"3 Insufficient nvidia.com/gpu")):
+        running_trial.await_pod_start(running_trial.pod)
