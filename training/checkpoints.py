@@ -9,17 +9,22 @@
 
 Every file is written under a temporary name and renamed into place, and
 ``state.json`` is written last, so after a kill at any moment the folder
-describes a consistent, finished epoch. No TensorFlow here.
+describes a consistent, finished epoch. ``state.json`` also holds each model
+file's SHA-256: a file damaged since (a truncated copy on a shared volume) is
+refused by name on resume instead of failing deep inside Keras, or worse,
+loading. No TensorFlow here.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from training.atomic import write_atomically
+from training.errors import InputError
 
 STATE_FILENAME = "state.json"
 BEST_FILENAME = "best.keras"
@@ -49,6 +54,7 @@ class TrainingState:
     stop_reason: str | None = None
     mlflow_run_id: str | None = None
     data_sha256: dict[str, str] = field(default_factory=dict)
+    file_sha256: dict[str, str] = field(default_factory=dict)  # model files, by name
 
     @property
     def epochs_done(self) -> int:
@@ -62,6 +68,22 @@ class TrainingState:
         best = self.best
         return math.isfinite(val_loss) and (best is None or val_loss < best.val_loss)
 
+    def record_file(self, directory: Path, name: str) -> None:
+        """Note a model file just written, to be checked when it is read back."""
+        self.file_sha256[name] = file_sha256(Path(directory) / name)
+
+    def checked_file(self, directory: Path, name: str) -> Path:
+        """``directory / name``, refused unless it is the file that was written."""
+        path = Path(directory) / name
+        expected = self.file_sha256.get(name)
+        if expected is None:
+            return path  # written before digests were kept
+        if not path.is_file() or file_sha256(path) != expected:
+            raise InputError(f"{path}: damaged or missing since epoch {self.epochs_done} was "
+                             f"saved (SHA-256 differs from {STATE_FILENAME}); remove "
+                             f"{Path(directory)} to train from scratch")
+        return path
+
     def save(self, directory: Path) -> None:
         write_atomically(Path(directory) / STATE_FILENAME,
                          json.dumps(asdict(self), indent=2).encode())
@@ -74,6 +96,14 @@ class TrainingState:
         raw = json.loads(path.read_text())
         raw["epochs"] = [EpochRecord(**record) for record in raw["epochs"]]
         return cls(**raw)
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as stream:
+        for block in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def epoch_checkpoint_name(epoch: int) -> str:

@@ -175,6 +175,8 @@ class FitSettings(Config):
         "smallest val_loss decrease that counts as an improvement"))
     reduce_lr_on_plateau: bool = Field(False, description=(
         "halve the learning rate after two epochs without improvement"))
+    epoch_timeout: int = Field(4 * 3600, ge=1, le=7 * 86400, description=(
+        "seconds without a finished epoch after which the step fails as hung"))
     seed: int | None = Field(None, ge=0, le=2**31 - 1, description=(
         "random seed for weights and dropout (default: not seeded)"))
 

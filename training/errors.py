@@ -15,3 +15,8 @@ class TrainingDiverged(RuntimeError):
 
     Declared here, not beside the fit loop, so callers can catch it without
     importing TensorFlow."""
+
+
+class StepHung(RuntimeError):
+    """No epoch finished within the step's ``--epoch-timeout``: the step is failed
+    rather than left holding its GPU with no metric ever reported."""

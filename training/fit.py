@@ -146,11 +146,15 @@ class _EpochBookkeeping(keras.callbacks.Callback):
         previous = self.state.last_checkpoint
         name = epoch_checkpoint_name(record.epoch)
         _save_model(self.model, self.directory / name)
+        self.state.record_file(self.directory, name)
         if self.state.improves_best(record.val_loss):
             _save_model(self.model, self.directory / BEST_FILENAME)
+            self.state.record_file(self.directory, BEST_FILENAME)
             self.state.best_epoch = record.epoch
         self.state.epochs.append(record)
         self.state.last_checkpoint = name
+        if previous != name:
+            self.state.file_sha256.pop(previous, None)
         self.state.save(self.directory)  # the commit point
         if previous and previous != name:
             (self.directory / previous).unlink(missing_ok=True)
@@ -183,7 +187,10 @@ def fit_model(job: TrainJob, vocab: Vocabulary, state: TrainingState,
 
     hyperparams = job.hyperparams
     if state.last_checkpoint:
-        model = keras.models.load_model(directory / state.last_checkpoint, safe_mode=True)
+        if state.best_epoch:
+            state.checked_file(directory, BEST_FILENAME)  # what a resumed run ships
+        model = keras.models.load_model(state.checked_file(directory, state.last_checkpoint),
+                                        safe_mode=True)
     else:
         model = build_training_model(hyperparams, vocab.size)
         compile_model(model, hyperparams)

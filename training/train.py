@@ -36,6 +36,7 @@ from training.config import (
     given_arguments,
 )
 from training.data import check_splits
+from training.deadline import epoch_deadline
 from training.errors import InputError, TrainingDiverged
 from training.records import TrainedModel
 from training.stop_signals import unwind_on_stop_signals
@@ -77,11 +78,13 @@ def run_training(job: TrainJob, *, run_id: str | None = None,
         run.log_metrics({f"{name}_unknown_char_rate": info.unknown_rate
                          for name, info in splits.items()})
 
-        def on_epoch(record: EpochRecord) -> str | None:
-            run.log_epoch(record)
-            return judge_epoch(state.epochs) if judge_epoch else None
+        with epoch_deadline(job.fit.epoch_timeout) as progressed:
+            def on_epoch(record: EpochRecord) -> str | None:
+                progressed()
+                run.log_epoch(record)
+                return judge_epoch(state.epochs) if judge_epoch else None
 
-        result = fit_model(job, vocab, state, on_epoch=on_epoch)
+            result = fit_model(job, vocab, state, on_epoch=on_epoch)
         _log_outcome(run, result)
         if log_model:
             run.log_model_once(job.checkpoint_dir)

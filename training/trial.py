@@ -38,7 +38,7 @@ from training.config import (
     given_arguments,
     to_arguments,
 )
-from training.errors import InputError, TrainingDiverged
+from training.errors import InputError, StepHung, TrainingDiverged
 from training.pruning import should_prune
 from training.records import FAILED, OK, PRUNED, RUNNING, Step, TrialRecord, trial_name
 from training.stop_signals import stopped, unwind_on_stop_signals
@@ -90,6 +90,8 @@ def describe_failure(error: BaseException) -> str:
         return f"out of memory: {text}"[:500]
     if isinstance(error, TrainingDiverged):
         return f"diverged: {text}"
+    if isinstance(error, StepHung):
+        return f"hung: {text}"
     if isinstance(error, InputError):
         return f"bad input: {text}"
     return f"{name}: {text}"[:500]

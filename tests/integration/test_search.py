@@ -133,6 +133,7 @@ def test_a_search_with_no_successful_trial_fails_its_parent():
     assert store.find_parent().info.status == "FAILED"
 
 
+@pytest.mark.fault
 def test_a_trial_that_died_without_a_result_is_marked_failed():
     store = SearchStore("killed")
     (num, _), = suggest_trials(store, CPU_SPACE, SearchSettings(num_trials=1), 1)
@@ -142,6 +143,7 @@ def test_a_trial_that_died_without_a_result_is_marked_failed():
     assert mlflow.get_run(record.run_id).info.status == "FAILED"
 
 
+@pytest.mark.fault
 def test_a_trial_process_killed_before_reporting_is_a_failed_trial(tmp_path, monkeypatch,
                                                                   sample_splits):
     """The local runner, as the DAG's local placement and training.search use it:
@@ -216,6 +218,7 @@ def test_a_trial_rerun_reports_the_finished_trial_without_training_again(tmp_pat
     assert mlflow.get_run(first["run_id"]).data.tags["mlflow.parentRunId"]
 
 
+@pytest.mark.fault
 @pytest.mark.slow
 def test_a_failing_trial_is_recorded_as_failed_not_crashed(tmp_path, sample_splits):
     status, result = _trial(tmp_path, sample_splits, 1, "--batch-size", "512",
@@ -240,6 +243,7 @@ def test_a_trial_losing_to_the_median_is_pruned(tmp_path, sample_splits):
     assert store.find_trial(4).status == PRUNED
 
 
+@pytest.mark.fault
 def test_ctrl_c_turned_into_another_error_leaves_the_trial_to_continue(
         tmp_path, sample_splits, monkeypatch):
     """Ctrl-C can land inside library code that raises an error of its own
@@ -265,6 +269,7 @@ def test_ctrl_c_turned_into_another_error_leaves_the_trial_to_continue(
     assert not (tmp_path / "result.json").exists()
 
 
+@pytest.mark.fault
 @pytest.mark.slow
 def test_ctrl_c_leaves_a_search_to_continue_not_failed(tmp_path, sample_splits):
     """Ctrl-C reaches the driver and its trial processes; the same command

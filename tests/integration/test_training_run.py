@@ -91,6 +91,7 @@ def _wait_for_epochs(checkpoint_dir, count, process, timeout=240):
     raise AssertionError("no epoch finished in time")
 
 
+@pytest.mark.fault
 def test_kill_and_resume_continues_from_the_last_finished_epoch(tmp_path, sample_splits):
     checkpoint_dir = tmp_path / "ck"
     command = [sys.executable, "-m", "training.train", "--checkpoint-dir",
@@ -124,6 +125,7 @@ def test_kill_and_resume_continues_from_the_last_finished_epoch(tmp_path, sample
     assert len(runs) == 1
 
 
+@pytest.mark.fault
 def test_nan_loss_stops_training_and_fails_the_run(tmp_path, sample_splits, monkeypatch,
                                                    capsys):
     import keras
