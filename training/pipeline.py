@@ -214,10 +214,16 @@ def register(run: RunInputs, chosen: ChosenTrial, trained: TrainedModel,
                     tags.TEST_LOSS: f"{evaluation.test_loss:.6f}"}
     version = registry.register(trained.run_id, trained.model_uri, version_tags)
     promoted = registry.promote_if_better(version, evaluation.test_loss,
-                                          evaluation.champion_test_loss)
-    verdict = (f"v{version.version} is the new champion" if promoted else
-               f"v{version.version} stays candidate; champion "
-               f"v{evaluation.champion_version} is better on the test split")
+                                          evaluation.champion_test_loss,
+                                          evaluated_against=evaluation.champion_version)
+    if promoted:
+        verdict = f"v{version.version} is the new champion"
+    else:
+        champion = registry.champion()
+        moved = champion is not None and int(champion.version) != evaluation.champion_version
+        verdict = (f"v{version.version} stays candidate; champion v{champion.version} " + (
+            "was promoted by another run meanwhile and is better, or was tested on other "
+            "splits" if moved else "is better on the test split"))
     print(verdict)
     return Registration(run_id=trained.run_id, version=int(version.version),
                         champion=promoted, test_loss=evaluation.test_loss, verdict=verdict)

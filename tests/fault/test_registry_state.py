@@ -93,3 +93,37 @@ def test_two_register_calls_racing_make_one_version(monkeypatch):
     assert [str(v.version) for v in kept] == ["1"]
     assert {str(v.version) for v in versions} == {"1"}
     assert str(registry.version_by_alias(registry.CANDIDATE).version) == "1"
+
+
+def test_a_model_whose_upload_did_not_finish_is_not_registered():
+    experiment_id = tracking.configure()
+    client = tracking.client()
+    with mlflow.start_run() as run:
+        pass
+    pending = client.create_logged_model(experiment_id, source_run_id=run.info.run_id,
+                                         name="model")  # its files never finished
+    with pytest.raises(RuntimeError, match="is PENDING, not READY"):
+        registry.register(run.info.run_id, f"models:/{pending.model_id}", {})
+    assert client.search_model_versions(f"name = '{registry.MODEL_NAME}'") == []
+
+
+def test_a_champion_promoted_by_another_run_meanwhile_is_not_clobbered():
+    """Two runs at once: both evaluated against no champion (or the same one);
+    the first promotes its better model; the second, worse, must not take over."""
+    first = registered("sha256-of-tonights-splits", champion=False)
+    tracking.client().set_model_version_tag(registry.MODEL_NAME, first.version,
+                                            tags.TEST_LOSS, "1.500000")
+    assert registry.promote_if_better(first, 1.5, None, evaluated_against=None)
+    second = registered("sha256-of-tonights-splits", champion=False)
+    assert not registry.promote_if_better(second, 1.8, None, evaluated_against=None)
+    assert str(registry.champion().version) == str(first.version)
+    third = registered("sha256-of-tonights-splits", champion=False)
+    assert registry.promote_if_better(third, 1.2, None, evaluated_against=None)  # better
+    assert str(registry.champion().version) == str(third.version)
+
+
+def test_a_champion_from_other_splits_meanwhile_is_not_compared_with():
+    first = registered("sha256-of-new-splits", champion=True)
+    second = registered("sha256-of-old-splits", champion=False)
+    assert not registry.promote_if_better(second, 0.1, None, evaluated_against=None)
+    assert str(registry.champion().version) == str(first.version)

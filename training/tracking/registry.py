@@ -87,10 +87,17 @@ def _create_version(run_id: str, model_uri: str, tags: dict[str, str]) -> ModelV
     # The client, not mlflow.register_model: that one prints its progress to stderr,
     # which a task log shows as errors.
     client = tracking.client()
+    model_id = model_uri.removeprefix("models:/") if model_uri.startswith("models:/m-") \
+        else None
+    if model_id is not None:
+        # MLflow marks a logged model READY once all its files are uploaded: a
+        # version of one still PENDING (its upload cut off) would not load.
+        status = client.get_logged_model(model_id).status
+        if str(status) != "READY":
+            raise RuntimeError(f"{model_uri} is {status}, not READY: its files are not all "
+                               f"in the artifact store; retrain before registering")
     created = client.create_model_version(
-        MODEL_NAME, source=model_uri, run_id=run_id, tags=tags,
-        model_id=model_uri.removeprefix("models:/") if model_uri.startswith("models:/m-")
-        else None)
+        MODEL_NAME, source=model_uri, run_id=run_id, tags=tags, model_id=model_id)
     # Another attempt may have found none too and created one: the oldest stays,
     # each attempt deletes its own younger copy, and both return the oldest.
     oldest = _versions_of(run_id)[0]
@@ -108,8 +115,22 @@ def _set_alias(alias: str, version: str) -> None:
 
 
 def promote_if_better(version: ModelVersion, test_loss: float,
-                      champion_test_loss: float | None) -> bool:
-    """Move ``champion`` to ``version`` if there is none or it is beaten."""
+                      champion_test_loss: float | None,
+                      evaluated_against: int | None = None) -> bool:
+    """Move ``champion`` to ``version`` if there is none or it is beaten.
+
+    ``evaluated_against``: the champion version ``champion_test_loss`` was measured
+    for. Another run may have moved the champion since (two runs at once): then
+    the new champion's own test loss decides, if it was measured on the same
+    splits; if not, the two cannot be compared and nothing moves."""
+    current = champion()
+    if current is None:
+        champion_test_loss = None
+    elif int(current.version) != evaluated_against:
+        same_splits = current.tags.get(tags.DATA_SHA256) == version.tags.get(tags.DATA_SHA256)
+        if not same_splits or tags.TEST_LOSS not in current.tags:
+            return False
+        champion_test_loss = float(current.tags[tags.TEST_LOSS])
     if champion_test_loss is not None and not test_loss < champion_test_loss:
         return False
     _set_alias(CHAMPION, version.version)
