@@ -81,6 +81,17 @@ def _stop(process: subprocess.Popen) -> None:
         process.wait()
 
 
+def how_it_ended(status: int) -> str:
+    """``exited with status 1``, or the signal that ended the process."""
+    if status < 0:
+        name = signal.Signals(-status).name
+        cause = " (out of memory, or killed by hand)" if -status == signal.SIGKILL else ""
+        return f"was killed by {name}{cause}"
+    if status > 128 and status - 128 in set(signal.Signals):
+        return f"exited with status {status} ({signal.Signals(status - 128).name})"
+    return f"exited with status {status}"
+
+
 def run(command: LocalCommand, output: TextIO | None = None) -> dict:
     """Run the command; its JSON result, or ``StepFailed``."""
     command.result_path.unlink(missing_ok=True)
@@ -97,6 +108,5 @@ def run(command: LocalCommand, output: TextIO | None = None) -> dict:
         raise StepInterrupted(f"python -m {command.step.module} was interrupted")
     if status != 0 or not command.result_path.exists():
         missing = "" if command.result_path.exists() else " without a result"
-        raise StepFailed(f"python -m {command.step.module} exited with status "
-                         f"{status}{missing}")
+        raise StepFailed(f"python -m {command.step.module} {how_it_ended(status)}{missing}")
     return json.loads(command.result_path.read_text())

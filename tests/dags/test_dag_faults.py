@@ -53,3 +53,67 @@ def test_a_task_after_a_failed_first_step_fails_naming_it(states, named):
 def test_nothing_is_raised_once_the_first_steps_succeeded():
     states = {"validate_splits": "success", "start_search": "success"}
     upstream.require_first_steps({"ti": TaskInstance(states)})
+
+
+TINY_SPACE = {"batch_size": 16, "seq_len": 16, "rnn_size": {"choice": [16, 32]},
+              "embedding_size": 8, "num_layers": 1, "optimizer": "adam",
+              "learning_rate": 0.01, "clip_norm": 5.0, "drop_rate": 0.0}
+
+
+def run_killing_trials(dagbag, splits, folder, monkeypatch, *trial_nums: int):
+    """A tiny training run whose trials ``trial_nums`` are killed as they start,
+    as by the out-of-memory killer."""
+    (folder / "sitecustomize.py").write_text(
+        "import os, signal, sys\n"
+        "argv = sys.orig_argv\n"
+        "if 'training.trial' in argv and "
+        f"int(argv[argv.index('--trial-num') + 1]) in {set(trial_nums)!r}:\n"
+        "    os.kill(os.getpid(), signal.SIGKILL)\n")
+    monkeypatch.setenv("PYTHONPATH", str(folder))
+    return dagbag.get_dag("tweetbot_training").test(run_conf={
+        "data_location": str(splits), "num_trials": 2, "parallel": 2,
+        "max_epochs": 1, "final_epochs": 1, "space_overrides": TINY_SPACE})
+
+
+@pytest.mark.slow
+def test_one_trial_killed_the_run_goes_on_with_the_other(dagbag, sample_splits, tmp_path,
+                                                        monkeypatch):
+    from training.run_config import search_id_for
+    from training.tracking import registry
+    from training.tracking.search_store import SearchStore
+
+    run = run_killing_trials(dagbag, sample_splits, tmp_path, monkeypatch, 1)
+    assert run.state == "success"
+    killed, survived = SearchStore(search_id_for(run.run_id)).trials()
+    assert killed.status == "failed" and "killed by SIGKILL" in killed.failure_reason
+    assert survived.status == "ok"
+    assert registry.champion().tags["tweetbot.dag_run_id"] == run.run_id
+
+
+@pytest.mark.slow
+def test_every_trial_killed_fails_the_run_at_select_and_leaves_nothing_running(
+        dagbag, sample_splits, tmp_path, monkeypatch):
+    import mlflow
+
+    from training import tracking
+    from training.run_config import search_id_for
+    from training.tracking import registry
+    from training.tracking.search_store import SearchStore
+
+    run = run_killing_trials(dagbag, sample_splits, tmp_path, monkeypatch, 1, 2)
+    tries = {ti.task_id: (ti.state, ti.try_number) for ti in run.get_task_instances()
+             if ti.map_index < 1}
+    assert run.state == "failed"
+    assert tries["trial_r0"][0] == "success"  # a killed trial is a result: failed
+    assert tries["select"] == ("failed", 1)  # no trial succeeded: not retried
+    assert tries["train_base_model"][0] == "upstream_failed"
+    store = SearchStore(search_id_for(run.run_id))
+    trials = store.trials()
+    assert [t.status for t in trials] == ["failed", "failed"]
+    assert all("killed by SIGKILL" in t.failure_reason for t in trials)
+    assert store.find_parent().info.status == "FAILED"
+    assert "none of 2 trials finished ok" in store.find_parent().data.tags[
+        "tweetbot.selection"]
+    tracking.configure()
+    assert mlflow.search_runs(filter_string="attributes.status = 'RUNNING'").empty
+    assert registry.champion() is None

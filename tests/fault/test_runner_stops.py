@@ -62,3 +62,13 @@ def test_a_timed_out_task_stops_its_step_process(tmp_path):
         signal.signal(signal.SIGALRM, previous)
     assert started and started[0], "the step process never started"
     assert processes_running(marker) == []
+
+
+@pytest.mark.parametrize("status, said", [
+    (-9, "was killed by SIGKILL (out of memory, or killed by hand)"),
+    (-15, "was killed by SIGTERM"),
+    (143, "exited with status 143 (SIGTERM)"),
+    (1, "exited with status 1"),
+])
+def test_a_step_that_died_says_how(status, said):
+    assert runner.how_it_ended(status) == said

@@ -77,3 +77,21 @@ def test_unreadable_splits_make_a_failed_trial_with_the_reason(sample_splits, mo
     assert "s3://tweetbot-splits/nightly" in result.failure_reason
     assert store.find_trial(record.trial_num).status == FAILED
     assert mlflow.get_run(record.run_id).info.status == "FAILED"
+
+
+def test_two_runs_at_once_keep_their_searches_and_checkpoints_apart(sample_splits):
+    """max_active_runs raised, or a manual run during the nightly one."""
+    params = {**TINY, "data_location": str(sample_splits)}
+    nightly = pipeline.validate_splits(params, "scheduled__2026-11-30T03:00:00+00:00")
+    manual = pipeline.validate_splits(params, "manual__2026-11-30T03:01:12+00:00")
+    assert nightly.search_id != manual.search_id
+    for run in (nightly, manual):
+        pipeline.start_search(run)
+    nightly_trials = pipeline.suggest_round(nightly, round_index=0)
+    manual_trials = pipeline.suggest_round(manual, round_index=0)
+    assert {s.folder for s in nightly_trials} == {nightly.search_id}
+    assert {s.folder for s in manual_trials} == {manual.search_id}
+    assert [t.trial_num for t in SearchStore(nightly.search_id).trials()] == [1, 2]
+    assert [t.trial_num for t in SearchStore(manual.search_id).trials()] == [1, 2]
+    assert (SearchStore(nightly.search_id).find_parent().info.run_id
+            != SearchStore(manual.search_id).find_parent().info.run_id)

@@ -144,22 +144,28 @@ def test_a_trial_that_died_without_a_result_is_marked_failed():
 
 
 @pytest.mark.fault
+@pytest.mark.parametrize("signal_name, said", [
+    ("SIGKILL", "was killed by SIGKILL (out of memory, or killed by hand)"),
+    ("SIGTERM", "was killed by SIGTERM"),
+])
 def test_a_trial_process_killed_before_reporting_is_a_failed_trial(tmp_path, monkeypatch,
-                                                                  sample_splits):
+                                                                  sample_splits, signal_name,
+                                                                  said):
     """The local runner, as the DAG's local placement and training.search use it:
-    the real trial command, killed (as by the OOM killer) before it reports."""
+    the real trial command, killed (as by the OOM killer, or by hand) before it
+    reports."""
     store = SearchStore("killed-process")
     (num, params), = suggest_trials(store, CPU_SPACE, SearchSettings(num_trials=1), 1)
     (tmp_path / "sitecustomize.py").write_text(
-        "import os, signal\nos.kill(os.getpid(), signal.SIGKILL)\n")
+        f"import os, signal\nos.kill(os.getpid(), signal.{signal_name})\n")
     monkeypatch.setenv("PYTHONPATH", str(tmp_path))
     step = TrialSpec(search_id="killed-process", trial_num=num, data_dir=str(sample_splits),
                      hyperparams=params).step()
     record = run_as_process(step)
     assert record.status == FAILED and record.trial_num == num
-    assert record.failure_reason == ("python -m training.trial exited with status -9 "
-                                     "without a result")
+    assert record.failure_reason == f"python -m training.trial {said} without a result"
     assert store.find_trial(num) == record
+    assert mlflow.get_run(record.run_id).info.status == "FAILED"
 
 
 def test_a_step_that_fails_without_a_result_says_how_it_ended():
