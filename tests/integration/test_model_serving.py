@@ -101,6 +101,7 @@ def test_the_pyfunc_generates_well_formed_reproducible_tweets(champion_env):
         model.predict(pd.DataFrame([{"prompt": "x", "temperature": 0.0}]))
 
 
+@pytest.mark.fault
 def test_the_registered_model_holds_no_pickle(champion_env):
     """Loading a version runs the project's code file, never unpickles an object."""
     local = Path(mlflow.artifacts.download_artifacts(CHAMPION_URI))
