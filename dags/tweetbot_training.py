@@ -28,6 +28,7 @@ on. Scheduled and asset-triggered runs use the form's defaults, which a deployme
 
 from __future__ import annotations
 
+import datetime
 import os
 
 from airflow.sdk import (
@@ -132,10 +133,13 @@ def register(run: dict, chosen: dict, trained: dict, evaluation: dict, run_id=No
 @dag(
     dag_id="tweetbot_training",
     doc_md=__doc__,
-    schedule=AssetOrTimeSchedule(timetable=CronTriggerTimetable(SCHEDULE, timezone="UTC"),
-                                 assets=[SPLITS_ASSET]),
-    # No start date: unpausing waits for the next 03:00 instead of starting the
-    # night that was missed at once (CronTriggerTimetable's run_immediately=False).
+    # No start date, and run_immediately=0: unpausing waits for the next 03:00.
+    # run_immediately=False is not enough: Airflow then still starts the night
+    # just missed when unpaused within 10 % of the interval after it (2.4 hours).
+    schedule=AssetOrTimeSchedule(
+        timetable=CronTriggerTimetable(SCHEDULE, timezone="UTC",
+                                       run_immediately=datetime.timedelta(0)),
+        assets=[SPLITS_ASSET]),
     catchup=False,
     max_active_runs=1,
     # The delay before a retry is the deployment's: [core] default_task_retry_delay.

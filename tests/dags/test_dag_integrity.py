@@ -1,6 +1,7 @@
 """The DAG files: they import under each placement, have the expected shape, and
 refuse bad parameters and bad settings before anything runs."""
 
+import json
 from pathlib import Path
 
 import pytest
@@ -215,3 +216,27 @@ def test_a_deployment_sets_the_run_defaults_and_a_bad_file_fails_the_import(
     dagbag = parse(monkeypatch, {"TWEETBOT_RUN_DEFAULTS": str(defaults)})
     (error,) = [e for path, e in dagbag.import_errors.items() if "tweetbot_training" in path]
     assert f"TWEETBOT_RUN_DEFAULTS {defaults}: num_trials: 0 is outside [1, 1000]" in error
+
+
+@pytest.mark.parametrize("unpaused_at, first_run", [
+    ("2026-11-30T03:35:00", "2026-12-01T03:00:00"),  # just after tonight's: not run now
+    ("2026-11-30T02:59:00", "2026-11-30T03:00:00"),
+    ("2026-11-30T15:00:00", "2026-12-01T03:00:00"),
+])
+def test_unpausing_waits_for_the_next_night_even_just_after_one(dagbag, monkeypatch,
+                                                                unpaused_at, first_run):
+    """The scheduler's copy of the schedule: a deployment unpaused at 03:35 must not
+    start the 03:00 run it missed (Airflow's default runs it within 10 % of the
+    interval, 2.4 hours, unless told otherwise)."""
+    import pendulum
+    from airflow.serialization.serialized_objects import DagSerialization
+    from airflow.timetables import trigger
+    from airflow.timetables.base import TimeRestriction
+
+    stored = DagSerialization.from_dict(json.loads(json.dumps(DagSerialization.to_dict(
+        dagbag.get_dag("tweetbot_training")))))  # as the metadata database holds it
+    monkeypatch.setattr(trigger, "utcnow", lambda: pendulum.parse(unpaused_at, tz="UTC"))
+    info = stored.timetable.next_dagrun_info(
+        last_automated_data_interval=None,
+        restriction=TimeRestriction(earliest=None, latest=None, catchup=False))
+    assert info.run_after == pendulum.parse(first_run, tz="UTC")
