@@ -1,6 +1,7 @@
 # The two commands of the README; each does its own set-up on a fresh machine.
 #   make demo   run both DAGs end to end on the sample corpus; print the champion and tweets
 #   make test   lint (ruff), then the whole test suite (what CI runs)
+#   make bench  speed and memory against the tutorial's pipeline; writes benchmarks/RESULTS.md
 
 PYTHON ?= python3.11
 UV_VERSION := 0.13.8
@@ -10,7 +11,7 @@ VENV_PY := .venv/bin/python
 export UV_PYTHON_DOWNLOADS := never
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
-.PHONY: setup demo test stack-up stack-down clean
+.PHONY: setup demo test bench stack-up stack-down clean
 
 setup: .venv/.synced
 
@@ -29,6 +30,10 @@ test: setup
 
 demo: setup
 	$(VENV_PY) -m training.demo $(DEMO_ARGS)
+
+# About half an hour on two cores; BENCH_ARGS="--quick" checks it runs in two minutes.
+bench: setup
+	$(VENV_PY) -m benchmarks.run $(BENCH_ARGS)
 
 # The full stack as processes on this machine (PostgreSQL, S3, MLflow server,
 # Airflow's services); prints the UI addresses. See README "The full stack".

@@ -4,8 +4,10 @@ The split is cut into ``batch_size`` contiguous streams, one per batch row, and
 batch ``i`` holds the ``i``-th ``seq_len`` characters of every stream, so the
 hidden state a row ends batch ``i`` with is the right start for batch ``i+1``
 (the tutorial's layout). Labels are the next character's integer id (sparse
-cross-entropy, no one-hot). Each batch is read with one ``pread`` per row, so
-memory is one batch, whatever the size of the file.
+cross-entropy, no one-hot). Rows are read a block of consecutive batches at a
+time, one ``pread`` per row per block, so memory is one block (``READ_BYTES``)
+whatever the size of the file, and a batch costs a slice and a table lookup
+rather than ``batch_size`` system calls.
 """
 
 from __future__ import annotations
@@ -19,6 +21,10 @@ import numpy as np
 from training.config import HyperParams
 from training.data import steps_per_epoch
 from training.vocab import Vocabulary
+
+# Bytes read per block, all rows together: large enough that system calls are a
+# small part of a batch's cost, small enough to be nothing next to the model.
+READ_BYTES = 1 << 20
 
 
 class StatefulBatches(keras.utils.PyDataset):
@@ -37,6 +43,11 @@ class StatefulBatches(keras.utils.PyDataset):
         self.stream_len = num_bytes // self.batch_size
         self.num_steps = steps_per_epoch(num_bytes, self.batch_size, self.seq_len)
         self.byte_to_id = vocab.byte_to_id
+        row_bytes = max(READ_BYTES // self.batch_size, 2 * self.seq_len + 1)
+        self.steps_per_read = max(1, min(self.num_steps, (row_bytes - 1) // self.seq_len))
+        # (first batch index, raw bytes): replaced as one tuple, so a reader on
+        # another thread sees one block or the other, never half of each.
+        self._block: tuple[int, np.ndarray] = (-1, np.empty((0, 0), np.uint8))
         self._fd = os.open(self.path, os.O_RDONLY)
 
     def __len__(self) -> int:
@@ -49,13 +60,24 @@ class StatefulBatches(keras.utils.PyDataset):
     def __getitem__(self, index: int):
         if not 0 <= index < self.num_steps:
             raise IndexError(index)
-        window = self.seq_len + 1
-        raw = np.empty((self.batch_size, window), dtype=np.uint8)
-        for row in range(self.batch_size):
-            offset = row * self.stream_len + index * self.seq_len
-            raw[row] = np.frombuffer(os.pread(self._fd, window, offset), dtype=np.uint8)
-        ids = self.byte_to_id[raw]
+        first = index - index % self.steps_per_read
+        block_first, raw = self._block
+        if block_first != first:
+            raw = self._read_block(first)
+            self._block = (first, raw)
+        start = (index - first) * self.seq_len
+        ids = self.byte_to_id[raw[:, start:start + self.seq_len + 1]]
         return ids[:, :-1], ids[:, 1:]
+
+    def _read_block(self, first: int) -> np.ndarray:
+        """Batches ``first`` onwards (up to ``steps_per_read``) of every row, as bytes."""
+        steps = min(self.steps_per_read, self.num_steps - first)
+        length = steps * self.seq_len + 1
+        raw = np.empty((self.batch_size, length), dtype=np.uint8)
+        for row in range(self.batch_size):
+            offset = row * self.stream_len + first * self.seq_len
+            raw[row] = np.frombuffer(os.pread(self._fd, length, offset), dtype=np.uint8)
+        return raw
 
     def close(self) -> None:
         if self._fd >= 0:

@@ -2,6 +2,7 @@ import os
 
 import numpy as np
 
+from training import batches as batches_module
 from training.batches import StatefulBatches
 from training.config import HyperParams
 from training.vocab import Vocabulary
@@ -32,12 +33,14 @@ def test_rows_are_contiguous_streams_and_labels_are_next_ids(tmp_path):
     batches.close()
 
 
-def test_each_batch_reads_only_its_window(tmp_path, monkeypatch):
-    """Memory stays one batch whatever the file size: a batch reads exactly its
-    rows' windows from the file, nothing more."""
+def test_reads_are_bounded_blocks_whatever_the_file_size(tmp_path, monkeypatch):
+    """Memory stays one block whatever the file size: a batch reads at most its
+    block of consecutive batches per row, and a batch inside the block already
+    read reads nothing."""
     path = tmp_path / "train.txt"
     path.write_bytes(b"z" * 50_000)
     params = HyperParams(batch_size=2, seq_len=8)
+    monkeypatch.setattr(batches_module, "READ_BYTES", 64)
     bytes_read = []
     real_pread = os.pread
 
@@ -48,6 +51,30 @@ def test_each_batch_reads_only_its_window(tmp_path, monkeypatch):
 
     monkeypatch.setattr(os, "pread", counting_pread)
     batches = StatefulBatches(path, params, VOCAB)
-    batches[0], batches[len(batches) - 1]
-    assert sum(bytes_read) == 2 * params.chars_per_batch
+    assert batches.steps_per_read == 3  # (64 / 2 rows - 1) // 8
+    block_bytes = 2 * (3 * 8 + 1)
+    batches[0], batches[1], batches[2]
+    assert sum(bytes_read) == block_bytes
+    batches[len(batches) - 1]
+    assert sum(bytes_read) <= 2 * block_bytes
+    assert max(bytes_read) <= block_bytes // 2
+    batches.close()
+
+
+def test_batches_match_across_block_edges_and_the_epoch_end(tmp_path, monkeypatch):
+    text = bytes(range(32, 127)) * 40
+    path = tmp_path / "train.txt"
+    path.write_bytes(text)
+    params = HyperParams(batch_size=3, seq_len=7)
+    ids = VOCAB.byte_to_id[np.frombuffer(text, np.uint8)]
+    stream_len = len(text) // 3
+    monkeypatch.setattr(batches_module, "READ_BYTES", 100)
+    batches = StatefulBatches(path, params, VOCAB)
+    assert 1 < batches.steps_per_read < len(batches)
+    for index in range(len(batches)):
+        x, y = batches[index]
+        for row in range(3):
+            start = row * stream_len + index * 7
+            np.testing.assert_array_equal(x[row], ids[start:start + 7])
+            np.testing.assert_array_equal(y[row], ids[start + 1:start + 8])
     batches.close()

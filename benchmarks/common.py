@@ -1,0 +1,91 @@
+"""What every benchmark section shares: the corpus, splits, timing and the report format.
+
+Each section is a module run in its own process (``python -m benchmarks.<section>``)
+so that memory and TensorFlow's state of one never leak into another; it prints
+one JSON object, which ``benchmarks.run`` gathers into ``RESULTS.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from training.split import split_file
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED_CORPUS = REPO.parent / "shared" / "data" / "tweets" / "realdonaldtrump.txt"
+
+
+def default_corpus() -> Path | None:
+    """The shared real-tweet corpus where this checkout has it, else None (the
+    sections then use the project's generated sample)."""
+    return SHARED_CORPUS if SHARED_CORPUS.is_file() else None
+
+
+def make_splits(corpus: Path | None, out_dir: Path, max_bytes: int | None = None) -> Path:
+    """train/validate/test of ``corpus`` (or of the generated sample) in ``out_dir``,
+    each cut to ``max_bytes`` if given (for --quick)."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    if corpus is None:
+        from training.sample_corpus import write_sample_corpus
+
+        corpus = write_sample_corpus(out_dir / "raw.csv", num_tweets=3000)
+    split_file(corpus, out_dir)
+    if max_bytes:
+        for name in ("train", "validate", "test"):
+            path = out_dir / f"{name}.txt"
+            path.write_bytes(path.read_bytes()[:max_bytes])
+    return out_dir
+
+
+def write_repeated(source: Path, path: Path, size_bytes: int) -> Path:
+    """``path`` of exactly ``size_bytes``, ``source`` repeated: a split of any size."""
+    block = source.read_bytes()
+    with open(path, "wb") as handle:
+        written = 0
+        while written < size_bytes:
+            chunk = block[: size_bytes - written]
+            handle.write(chunk)
+            written += len(chunk)
+    return path
+
+
+def seconds(action: Callable[[], object]) -> float:
+    started = time.perf_counter()
+    action()
+    return time.perf_counter() - started
+
+
+def median(values) -> float:
+    return float(statistics.median(values))
+
+
+def resident_bytes() -> int:
+    with open("/proc/self/statm") as handle:
+        return int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def peak_resident_bytes() -> int:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+def section_parser(doc: str) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--corpus", type=Path, default=default_corpus(),
+                        help="raw tweets to split (default: the shared corpus if present)")
+    parser.add_argument("--repeats", type=int, default=3,
+                        help="repeats of each side-by-side comparison (medians reported)")
+    parser.add_argument("--quick", action="store_true",
+                        help="tiny sizes: checks the benchmark runs, measures nothing")
+    parser.add_argument("--scratch", type=Path, required=True, help="a folder to write in")
+    return parser
+
+
+def emit(result: dict) -> None:
+    print(json.dumps(result))

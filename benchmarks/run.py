@@ -1,0 +1,184 @@
+"""Run every benchmark section and write ``benchmarks/RESULTS.md``.
+
+    make bench                      # all sections, 3 repeats each
+    .venv/bin/python -m benchmarks.run --quick --output /tmp/RESULTS.md   # smoke run
+
+Each section runs in its own process (see ``benchmarks.common``) and prints one
+JSON object; this module runs them one after the other, so no two compete for
+the cores, and renders the tables. Every comparison is side by side in one
+run, the median of ``--repeats`` repeats, reported as a ratio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from benchmarks.common import REPO, default_corpus
+
+SECTIONS = ("data_path", "training_speed", "evaluation")
+
+
+def run_section(name: str, args, scratch: Path) -> dict:
+    command = [sys.executable, "-m", f"benchmarks.{name}", "--scratch",
+               str(scratch / name), "--repeats", str(args.repeats)]
+    if args.corpus:
+        command += ["--corpus", str(args.corpus)]
+    if args.quick:
+        command.append("--quick")
+    print(f"== {name}", file=sys.stderr, flush=True)
+    started = time.perf_counter()
+    finished = subprocess.run(command, cwd=REPO, stdout=subprocess.PIPE, text=True,
+                              check=True, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    result = json.loads(finished.stdout.strip().splitlines()[-1])
+    result["section_seconds"] = time.perf_counter() - started
+    return result
+
+
+def machine() -> list[str]:
+    import tensorflow as tf
+
+    cpu = next((line.split(":", 1)[1].strip() for line in
+                Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), platform.processor())
+    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    gpus = tf.config.list_physical_devices("GPU")
+    return [
+        f"- CPU: {cpu}, {os.cpu_count()} cores; memory {memory:.0f} GiB; "
+        f"GPU: {', '.join(g.name for g in gpus) if gpus else 'none'}",
+        f"- Python {platform.python_version()}, TensorFlow {tf.__version__}, "
+        f"Keras {__import__('keras').__version__}, NumPy {__import__('numpy').__version__}; "
+        f"{platform.platform()}",
+    ]
+
+
+def _n(value: float) -> str:
+    return f"{value:,.0f}"
+
+
+def render(results: dict, args) -> str:
+    data, train, evaluation = (results.get(name) for name in SECTIONS)
+    lines = [
+        "# Benchmarks",
+        "",
+        f"Written by `make bench` (`python -m benchmarks.run`) on "
+        f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}"
+        f"{' in --quick mode: sizes too small to mean anything' if args.quick else ''}. "
+        f"Medians of {args.repeats} repeats, each comparison side by side in one run; "
+        f"corpus: {args.corpus or 'the generated sample'}.",
+        "",
+        "## Machine",
+        "",
+        *machine(),
+        "",
+    ]
+    if data:
+        lines += [
+            "## 1. Data path: ready batches, no training",
+            "",
+            f"Batch {data['batch_size']} x seq_len {data['seq_len']}, a whole epoch of "
+            f"a {data['train_bytes'] / 1e6:.0f} MB train split, one core.",
+            "",
+            "| pipeline | characters/s |",
+            "| --- | ---: |",
+            f"| tutorial `io_batch_generator` (one-hot labels) | "
+            f"{_n(data['tutorial_chars_per_second'])} |",
+            f"| ours `StatefulBatches` | {_n(data['ours_chars_per_second'])} |",
+            f"| **ours / tutorial** | **{data['ratio']:.0f}x** |",
+            "",
+            "## 5. Memory and counting steps",
+            "",
+            "| pipeline | split | peak RSS rise over an epoch | epoch seconds | "
+            "characters/s |",
+            "| --- | ---: | ---: | ---: | ---: |",
+            *(f"| {m['pipeline']} | {m['file_bytes'] / 1e6:,.0f} MB | "
+              f"{m['rss_rise_mib']:.1f} MiB | "
+              f"{m['epoch_seconds']:.1f} | {_n(m['chars_per_second'])} |"
+              for m in data["memory"]),
+            "",
+            "| split | steps per epoch counted by | seconds |",
+            "| ---: | --- | ---: |",
+            *(f"| {c['file_bytes'] / 1e6:,.0f} MB | "
+              f"{'ours (file size)' if 'ours_seconds' in c else 'tutorial (reads the epoch)'}"
+              f" | {c.get('ours_seconds', c.get('tutorial_seconds')):.6f} |"
+              for c in data["counting"]),
+            "",
+        ]
+    if train:
+        lines += [
+            "## 2. Training throughput and 3. the machine's limit",
+            "",
+            "Training characters per wall second of whole epochs after the first "
+            "(training, validation, checkpoint, logging), "
+            f"{train['epochs']} epochs per run. Ceiling: the fp32 matmul rate at the "
+            "LSTM's shapes divided by the training FLOPs per character.",
+            "",
+            "| config | FLOPs/char | matmul GFLOP/s | ceiling chars/s | tutorial chars/s "
+            "| ours chars/s | ours / tutorial | tutorial / ceiling | ours / ceiling |",
+            "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+            *(f"| {r['config']} | {r['flops_per_char'] / 1e6:.2f} M | "
+              f"{r['matmul_gflops']:.0f} | {_n(r['ceiling_chars_per_second'])} | "
+              f"{_n(r['tutorial_chars_per_second'])} | {_n(r['ours_chars_per_second'])} | "
+              f"**{r['ratio']:.2f}x** | {r['tutorial_fraction_of_ceiling']:.0%} | "
+              f"**{r['ours_fraction_of_ceiling']:.0%}** |" for r in train["configs"]),
+            "",
+        ]
+    if evaluation:
+        e = evaluation
+        lines += [
+            "## 4. Evaluation and generation",
+            "",
+            f"Test split: {e['test_chars']:,} characters, 1 x {e['rnn_size']} model.",
+            "",
+            "| scoring | characters/s | test loss |",
+            "| --- | ---: | ---: |",
+            f"| one stream, batch 1 | {_n(e['one_stream_chars_per_second'])} | "
+            f"{e['one_stream_loss']:.5f} |",
+            f"| side by side ({e['pieces']} pieces, {e['warmup_chars']} warm-up "
+            f"characters, {e['pieces_rescored']} scored again from the true state) | "
+            f"{_n(e['side_by_side_chars_per_second'])} | "
+            f"{e['side_by_side_loss']:.5f} |",
+            f"| **side by side / one stream** | **{e['ratio']:.1f}x** | relative difference "
+            f"{e['relative_loss_difference']:.1e} |",
+            "",
+            f"Generating 100 tweets: {e['generate_100_seconds']:.2f} s "
+            f"({e['generated_chars']:,} characters).",
+            "",
+        ]
+    raw = args.output.with_suffix(".json").name
+    lines += [f"Raw results, with when each section ran: `{raw}`.", ""]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--output", type=Path, default=REPO / "benchmarks" / "RESULTS.md")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--corpus", type=Path, default=default_corpus())
+    parser.add_argument("--sections", nargs="+", choices=SECTIONS, default=list(SECTIONS),
+                        help="run only these; the others keep their last results")
+    parser.add_argument("--quick", action="store_true",
+                        help="tiny sizes and one config: checks the benchmarks run")
+    args = parser.parse_args(argv)
+    raw = args.output.with_suffix(".json")
+    # Running some sections keeps the others' last results (each says when it ran).
+    results = json.loads(raw.read_text()) if raw.is_file() else {}
+    with tempfile.TemporaryDirectory(prefix="tweetbot-bench-") as scratch:
+        for name in args.sections:
+            results[name] = run_section(name, args, Path(scratch))
+            results[name]["ran_at"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    raw.write_text(json.dumps(results, indent=1) + "\n")
+    args.output.write_text(render(results, args))
+    print(f"wrote {args.output}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

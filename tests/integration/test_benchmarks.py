@@ -1,0 +1,49 @@
+"""The benchmarks run and report every comparison; speed itself is never asserted."""
+
+import json
+import math
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from benchmarks import tutorial
+from training.vocab import Vocabulary
+
+ROOT = __import__("pathlib").Path(__file__).resolve().parents[2]
+
+
+def test_the_tutorial_generator_is_the_tutorials_layout(tmp_path):
+    text = "".join(chr(32 + i % 90) for i in range(5000))
+    path = tmp_path / "train.txt"
+    path.write_text(text)
+    generator = tutorial.io_batch_generator(path, batch_size=4, seq_len=10,
+                                            one_hot_labels=True)
+    x, y, epoch = next(generator)
+    assert x.shape == (4, 10) and y.shape == (4, 10, tutorial.VOCAB_SIZE) and epoch == 1
+    ids = Vocabulary.default().byte_to_id[np.frombuffer(text.encode(), np.uint8)]
+    row_len = (len(ids) - 1) // 40 * 10  # the chunk reshaped into 4 rows
+    np.testing.assert_array_equal(x[1], ids[row_len:row_len + 10])
+    np.testing.assert_array_equal(y.argmax(-1)[1], ids[row_len + 1:row_len + 11])
+    assert tutorial.get_num_steps_per_epoch(
+        tutorial.io_batch_generator(path, batch_size=4, seq_len=10)) == (5000 - 1) // 40
+
+
+@pytest.mark.slow
+def test_quick_bench_writes_every_section(tmp_path):
+    output = tmp_path / "RESULTS.md"
+    subprocess.run([sys.executable, "-m", "benchmarks.run", "--quick", "--repeats", "1",
+                    "--output", str(output)], cwd=ROOT, check=True, timeout=900)
+    report = output.read_text()
+    for heading in ("## Machine", "## 1. Data path", "## 2. Training throughput",
+                    "## 4. Evaluation and generation", "## 5. Memory"):
+        assert heading in report
+    results = json.loads(output.with_suffix(".json").read_text())
+    ratios = [results["data_path"]["ratio"], results["evaluation"]["ratio"],
+              *(row["ratio"] for row in results["training_speed"]["configs"]),
+              *(row["ours_fraction_of_ceiling"]
+                for row in results["training_speed"]["configs"])]
+    assert all(math.isfinite(r) and r > 0 for r in ratios)
+    assert {m["pipeline"] for m in results["data_path"]["memory"]} == {"ours", "tutorial"}
+    assert results["evaluation"]["relative_loss_difference"] < 1e-3
