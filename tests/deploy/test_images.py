@@ -1,7 +1,8 @@
 """Each image's install step, reproduced without Docker: docker/install-locked.sh
 (what the trainer and MLflow images run; the Airflow image installs the same
 export with pip into the official image) builds a clean virtual environment
-from uv.lock, offline from uv's cache, and the image's entrypoints run in it.
+from uv.lock (hash-checked; uv's cache first, the package index for what it
+lacks, as an image build would), and the image's entrypoints run in it.
 The trainer has no Airflow; the Airflow side has no TensorFlow, and the DAGs
 still parse there under either placement."""
 
@@ -19,7 +20,7 @@ pytestmark = pytest.mark.slow
 
 def install(extra: str, venv: Path) -> Path:
     environment = {**os.environ, "PATH": f"{REPO / '.tools' / 'bin'}:{os.environ['PATH']}",
-                   "UV_OFFLINE": "1", "UV_PYTHON_DOWNLOADS": "never"}
+                   "UV_PYTHON_DOWNLOADS": "never"}
     environment.pop("VIRTUAL_ENV", None)
     done = subprocess.run([str(REPO / "docker" / "install-locked.sh"), extra, str(venv)],
                           cwd=REPO, env=environment, capture_output=True, text=True,

@@ -8,6 +8,7 @@ from __future__ import annotations
 import shutil
 
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from .stack_clients import TRAINING, wait_until
 
@@ -55,13 +56,25 @@ def open_trigger_form(page, base: str):
     return dialog
 
 
+def form_field(dialog, section: str, name: str):
+    """A field of the trigger form, visible. A section the form had already
+    opened is closed by the click that opens it elsewhere: open it again."""
+    field = dialog.locator(f"[name=element_{name}]")
+    try:
+        field.wait_for(state="visible", timeout=5_000)
+    except PlaywrightTimeout:
+        dialog.get_by_text(section, exact=True).click()
+        field.wait_for(state="visible")
+    return field
+
+
 def test_trigger_from_the_form_with_a_changed_parameter(page, clients, airflow, published,
                                                          artifacts):
     base = clients.settings.addresses.airflow_url
     before = {r["dag_run_id"] for r in airflow.runs(TRAINING)}
     dialog = open_trigger_form(page, base)
-    dialog.locator("[name=element_data_location]").fill(published["location"])
-    dialog.locator("[name=element_num_trials]").fill("3")
+    form_field(dialog, "Data", "data_location").fill(published["location"])
+    form_field(dialog, "Search", "num_trials").fill("3")
     page.screenshot(path=artifacts / "ui-1-trigger-form.png", full_page=True)
     dialog.get_by_role("button", name="Trigger").click()
     run = wait_until(lambda: [r for r in airflow.runs(TRAINING)
@@ -81,7 +94,7 @@ def test_a_bad_value_is_refused_in_the_form(page, clients, airflow, artifacts):
     base = clients.settings.addresses.airflow_url
     before = len(airflow.runs(TRAINING))
     dialog = open_trigger_form(page, base)
-    trials = dialog.locator("[name=element_num_trials]")
+    trials = form_field(dialog, "Search", "num_trials")
     trials.fill("0")
     dialog.locator("[name=element_parallel]").click()  # leaving a number field checks it
     assert trials.input_value() == "1"  # below the minimum: the form will not keep it
