@@ -43,7 +43,7 @@ def ours_epoch(path, params) -> int:
         batches.close()
 
 
-def tutorial_epoch(path, params) -> int:
+def tutorial_epoch(path, params, after_batch=lambda: None) -> int:
     steps = 0
     for _, _, epoch in tutorial.io_batch_generator(
             path, batch_size=params.batch_size, seq_len=params.seq_len,
@@ -51,6 +51,7 @@ def tutorial_epoch(path, params) -> int:
         if epoch > 1:
             break
         steps += 1
+        after_batch()
     return steps * params.batch_size * params.seq_len
 
 
@@ -90,19 +91,16 @@ def streaming_memory(path, params) -> dict:
 def tutorial_memory(path, params) -> dict:
     """The same for the tutorial's generator (one-hot labels of a whole chunk)."""
     baseline = peak = resident_bytes()
-    steps = 0
+    chars = 0
+
+    def sample():
+        nonlocal peak
+        peak = max(peak, resident_bytes())
 
     def run():
-        nonlocal peak, steps
-        for _, _, epoch in tutorial.io_batch_generator(
-                path, batch_size=params.batch_size, seq_len=params.seq_len,
-                one_hot_labels=True):
-            if epoch > 1:
-                break
-            steps += 1
-            peak = max(peak, resident_bytes())
+        nonlocal chars
+        chars = tutorial_epoch(path, params, after_batch=sample)
     elapsed = seconds(run)
-    chars = steps * params.batch_size * params.seq_len
     return {"pipeline": "tutorial", "file_bytes": os.path.getsize(path),
             "rss_rise_mib": (peak - baseline) / 2**20,
             "epoch_seconds": elapsed, "chars_per_second": chars / elapsed}
