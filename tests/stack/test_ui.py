@@ -8,7 +8,7 @@ from __future__ import annotations
 import shutil
 
 import pytest
-from playwright.sync_api import TimeoutError as PlaywrightTimeout
+from playwright.sync_api import expect
 
 from .stack_clients import TRAINING, wait_until
 
@@ -50,21 +50,26 @@ def page(browser, clients):
 def open_trigger_form(page, base: str):
     page.goto(f"{base}/dags/{TRAINING}")
     page.get_by_role("button", name="Trigger").first.click()
-    dialog = page.get_by_role("dialog")
-    for section in ("Data", "Search"):
-        dialog.get_by_text(section, exact=True).click()
-    return dialog
+    return page.get_by_role("dialog")
 
 
 def form_field(dialog, section: str, name: str):
-    """A field of the trigger form, visible. A section the form had already
-    opened is closed by the click that opens it elsewhere: open it again."""
+    """A field of the trigger form, visible. The form's sections are an
+    accordion with one section open at a time, so the section's trigger is
+    read before it is clicked: a click on an open section would close it. A
+    click that lands while the form re-renders is lost; it is made again."""
+    trigger = dialog.get_by_role("button", name=section, exact=True)
+    for attempt in range(3):
+        if trigger.get_attribute("aria-expanded") != "true":
+            trigger.click()
+        try:
+            expect(trigger).to_have_attribute("aria-expanded", "true", timeout=10_000)
+            break
+        except AssertionError:
+            if attempt == 2:
+                raise
     field = dialog.locator(f"[name=element_{name}]")
-    try:
-        field.wait_for(state="visible", timeout=5_000)
-    except PlaywrightTimeout:
-        dialog.get_by_text(section, exact=True).click()
-        field.wait_for(state="visible")
+    field.wait_for(state="visible")
     return field
 
 
