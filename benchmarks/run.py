@@ -23,7 +23,7 @@ from pathlib import Path
 
 from benchmarks.common import REPO, default_corpus
 
-SECTIONS = ("data_path", "training_speed", "evaluation")
+SECTIONS = ("data_path", "training_speed", "evaluation", "orchestration", "search_cost")
 
 
 def run_section(name: str, args, scratch: Path) -> dict:
@@ -64,7 +64,7 @@ def _n(value: float) -> str:
 
 
 def render(results: dict, args) -> str:
-    data, train, evaluation = (results.get(name) for name in SECTIONS)
+    data, train, evaluation, orchestration, search = (results.get(name) for name in SECTIONS)
     lines = [
         "# Benchmarks",
         "",
@@ -152,9 +152,103 @@ def render(results: dict, args) -> str:
             f"({e['generated_chars']:,} characters).",
             "",
         ]
+    if orchestration:
+        lines += orchestration_lines(orchestration)
+    if search:
+        lines += search_cost_lines(search)
     raw = args.output.with_suffix(".json").name
     lines += [f"Raw results, with when each section ran: `{raw}`.", ""]
     return "\n".join(lines)
+
+
+def orchestration_lines(o: dict) -> list[str]:
+    runs = o["runs"]
+    start = o["start_up_seconds"]
+    tasks = sorted({name for run in runs for name in run["task_seconds"]})
+    return [
+        "## 6. Orchestration overhead",
+        "",
+        f"`tweetbot_training` by `airflow dags test` (SQLite, every step a local "
+        f"process), one-epoch trials and base model of one small model on a "
+        f"{o['train_bytes'] / 1e3:,.0f} kB train split. Training: the epochs' own time "
+        "(training and validation) in MLflow; overhead: the rest of the DAG run.",
+        "",
+        "| trials | DAG run s | training s | overhead s | overhead | per trial s "
+        "| rest of the run s |",
+        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        *(f"| {r['num_trials']} | {r['dag_run_seconds']:.1f} | {r['training_seconds']:.1f} "
+          f"| {r['overhead_seconds']:.1f} | {r['overhead_fraction']:.0%} | "
+          f"{r['per_trial_overhead_seconds']:.1f} | {r['fixed_overhead_seconds']:.1f} |"
+          for r in runs),
+        "",
+        "Seconds per task (a trial: the mean of one):",
+        "",
+        "| task | " + " | ".join(f"{r['num_trials']} trials" for r in runs) + " |",
+        "| --- | " + " | ".join("---:" for _ in runs) + " |",
+        *("| " + name + " | " + " | ".join(
+            f"{r['task_seconds'].get(name, 0.0):.1f}" for r in runs) + " |" for name in tasks),
+        "",
+        "A trial process's start-up, fresh processes, medians:",
+        "",
+        "| part | seconds |",
+        "| --- | ---: |",
+        *(f"| {name} | {value:.2f} |" for name, value in start.items()),
+        f"| the rest of a trial task (Airflow's task start, MLflow lookups and logging, "
+        f"model build and tracing, checkpoints) | {o['trial_rest_seconds']:.2f} |",
+        "",
+        f"Projected for trials that train {o['projected_trial_seconds']:.0f} s each "
+        "(the measured per-trial and fixed overheads): " + ", ".join(
+            f"{n} trials **{fraction:.1%}**"
+            for n, fraction in o["projected_overhead_fraction"].items()) +
+        " of the run (target < 10 %); it is 10 % for trials of " + ", ".join(
+            f"{seconds:.0f} s ({n} trials)"
+            for n, seconds in o["trial_seconds_for_ten_percent"].items()) + ".",
+        "",
+    ]
+
+
+def search_cost_lines(c: dict) -> list[str]:
+    def epochs(value):
+        return "not reached" if value is None else str(value)
+
+    def ratio(value):
+        return "-" if value is None else f"**{value:.1f}x**"
+
+    return [
+        "## 7. Search cost",
+        "",
+        f"CPU search space, {c['num_trials']} trials of at most {c['num_epochs']} epochs, "
+        f"{c['train_bytes'] / 1e3:,.0f} kB train and {c['validate_bytes'] / 1e3:,.0f} kB "
+        f"validate splits. Target: the tutorial-style search's best val_loss + "
+        f"{c['within']:.0%}; trial-epochs spent in trial order until a trial reached it.",
+        "",
+        "| seed | target | tutorial-style best | epochs to target | ours cold best "
+        "| epochs to target | ours warm best | epochs to target |",
+        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        *(f"| {r['seed']} | {r['target']:.4f} | {r['tutorial_best']:.4f} | "
+          f"{epochs(r['tutorial_epochs_to_target'])} of {r['tutorial_epochs_spent']} | "
+          f"{r['ours_cold_best']:.4f} | {epochs(r['ours_cold_epochs_to_target'])} of "
+          f"{r['ours_cold_epochs_spent']} | {r['ours_warm_best']:.4f} | "
+          f"{epochs(r['ours_warm_epochs_to_target'])} of {r['ours_warm_epochs_spent']} |"
+          for r in c["seeds"]),
+        "",
+        f"Fewer trial-epochs than the tutorial-style search (median over seeds): ours cold "
+        f"{ratio(c['ours_cold_ratio'])}, ours warm {ratio(c['ours_warm_ratio'])} "
+        f"(warm: seeded from an earlier night's search, best val_loss "
+        f"{c['previous_night_best']:.4f} on other data). Target >= 2x.",
+        "",
+        f"Trials on the first {c['subset_chars'] / 1e3:,.0f} kB of the train split "
+        "(`--max-train-chars`), the same configurations as the tutorial-style search:",
+        "",
+        "| seed | configurations | Spearman vs full data | same best | epoch seconds "
+        "full | subset |",
+        "| ---: | ---: | ---: | --- | ---: | ---: |",
+        *(f"| {r['seed']} | {r['subset']['configurations']} | "
+          f"{r['subset']['spearman']:.2f} | {'yes' if r['subset']['best_is_best'] else 'no'} "
+          f"| {r['subset']['epoch_seconds_full']:.1f} | "
+          f"{r['subset']['epoch_seconds_subset']:.1f} |" for r in c["seeds"]),
+        "",
+    ]
 
 
 def main(argv: list[str] | None = None) -> int:

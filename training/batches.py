@@ -19,7 +19,7 @@ import keras
 import numpy as np
 
 from training.config import HyperParams
-from training.data import steps_per_epoch
+from training.data import steps_per_epoch, used_bytes
 from training.vocab import Vocabulary
 
 # Bytes read per block, all rows together: large enough that system calls are a
@@ -31,15 +31,18 @@ class StatefulBatches(keras.utils.PyDataset):
     """``(inputs, labels)`` batches of shape ``(batch_size, seq_len)``, in order.
 
     Must be consumed in order (``fit(..., shuffle=False)``): shuffling batches
-    would hand each row a state from an unrelated part of the text.
+    would hand each row a state from an unrelated part of the text. With
+    ``max_bytes`` only the file's first ``max_bytes`` are used (the tutorial's
+    search on the head of its train split).
     """
 
-    def __init__(self, path: Path, hyperparams: HyperParams, vocab: Vocabulary):
+    def __init__(self, path: Path, hyperparams: HyperParams, vocab: Vocabulary,
+                 max_bytes: int | None = None):
         super().__init__(workers=1, use_multiprocessing=False)
         self.path = Path(path)
         self.batch_size = hyperparams.batch_size
         self.seq_len = hyperparams.seq_len
-        num_bytes = os.path.getsize(self.path)
+        num_bytes = used_bytes(os.path.getsize(self.path), max_bytes)
         self.stream_len = num_bytes // self.batch_size
         self.num_steps = steps_per_epoch(num_bytes, self.batch_size, self.seq_len)
         self.byte_to_id = vocab.byte_to_id

@@ -179,6 +179,9 @@ class FitSettings(Config):
         "seconds without a finished epoch after which the step fails as hung"))
     seed: int | None = Field(None, ge=0, le=2**31 - 1, description=(
         "random seed for weights and dropout (default: not seeded)"))
+    max_train_chars: int | None = Field(None, ge=1, le=10**13, description=(
+        "train on only the first N characters of train.txt, for cheaper search trials "
+        "(validation still reads all of validate.txt; default: all of train.txt)"))
 
 
 class PruningSettings(Config):
@@ -229,6 +232,9 @@ class PipelineSettings(Config):
         "this run, else $TWEETBOT_SPLITS, else $TWEETBOT_HOME/splits)"))
     max_epochs: int = Field(3, ge=1, le=1000, description="most epochs a trial trains")
     final_epochs: int = Field(10, ge=1, le=10000, description="most epochs the base model trains")
+    max_train_chars: int | None = Field(None, ge=1, le=10**13, description=(
+        "trials train on only the first N characters of train.txt, which makes a search "
+        "cheaper; the base model trains on all of it (default: trials use all of it too)"))
     force: bool = Field(False, description=(
         "retrain even if the splits did not change since the champion was trained"))
     space_overrides: dict[str, Any] = Field({}, description=(

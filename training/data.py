@@ -55,6 +55,11 @@ def steps_per_epoch(num_bytes: int, batch_size: int, seq_len: int) -> int:
     return max(0, (num_bytes // batch_size - 1) // seq_len)
 
 
+def used_bytes(num_bytes: int, max_bytes: int | None) -> int:
+    """What a split of ``num_bytes`` contributes when capped at ``max_bytes``."""
+    return num_bytes if max_bytes is None else min(num_bytes, max_bytes)
+
+
 def inspect_split(path: Path, vocab: Vocabulary) -> SplitInfo:
     """Read a split once: it must exist, be non-empty UTF-8; count unknown bytes."""
     path = Path(path)
@@ -98,24 +103,30 @@ def check_varied(info: SplitInfo) -> None:
             f"learn to repeat it, not to write tweets. Check the corpus the splits came from")
 
 
-def check_long_enough(info: SplitInfo, hyperparams: HyperParams) -> None:
+def check_long_enough(info: SplitInfo, hyperparams: HyperParams,
+                      max_bytes: int | None = None) -> None:
     """A stateful model consumes whole batches; a split shorter than one fails."""
-    if steps_per_epoch(info.num_bytes, hyperparams.batch_size, hyperparams.seq_len) < 1:
-        raise InputError(
-            f"{info.path}: {info.num_bytes:,} bytes is shorter than one batch "
-            f"(batch_size {hyperparams.batch_size} x (seq_len {hyperparams.seq_len} "
-            f"+ 1) = {hyperparams.chars_per_batch:,}); use more data or smaller "
-            f"--batch-size/--seq-len")
+    num_bytes = used_bytes(info.num_bytes, max_bytes)
+    if steps_per_epoch(num_bytes, hyperparams.batch_size, hyperparams.seq_len) >= 1:
+        return
+    what = (f"{info.path}: {info.num_bytes:,} bytes" if num_bytes == info.num_bytes else
+            f"max_train_chars {max_bytes:,} (of {info.path})")
+    raise InputError(
+        f"{what} is shorter than one batch (batch_size {hyperparams.batch_size} x "
+        f"(seq_len {hyperparams.seq_len} + 1) = {hyperparams.chars_per_batch:,}); use more "
+        f"data or smaller --batch-size/--seq-len")
 
 
 def check_splits(data_dir: Path, hyperparams: HyperParams, vocab: Vocabulary,
-                 names: tuple[str, ...] = (TRAIN, VALIDATE)) -> dict[str, SplitInfo]:
-    """Inspect the named splits and check each holds at least one batch."""
+                 names: tuple[str, ...] = (TRAIN, VALIDATE),
+                 max_train_chars: int | None = None) -> dict[str, SplitInfo]:
+    """Inspect the named splits and check each holds at least one batch (the
+    train split: within its first ``max_train_chars``, if given)."""
     data_dir = Path(data_dir)
     if not data_dir.is_dir():
         raise InputError(f"{data_dir}: data directory not found")
     infos = {name: inspect_split(split_path(data_dir, name), vocab) for name in names}
-    for info in infos.values():
+    for name, info in infos.items():
         check_varied(info)
-        check_long_enough(info, hyperparams)
+        check_long_enough(info, hyperparams, max_train_chars if name == TRAIN else None)
     return infos

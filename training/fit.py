@@ -194,7 +194,8 @@ def fit_model(job: TrainJob, vocab: Vocabulary, state: TrainingState,
     else:
         model = build_training_model(hyperparams, vocab.size)
         compile_model(model, hyperparams)
-    train = StatefulBatches(split_path(job.data_dir, TRAIN), hyperparams, vocab)
+    train = StatefulBatches(split_path(job.data_dir, TRAIN), hyperparams, vocab,
+                            max_bytes=job.fit.max_train_chars)
     validate = StatefulBatches(split_path(job.data_dir, VALIDATE), hyperparams, vocab)
     callbacks = [
         _EpochBookkeeping(state, directory, train.chars_per_epoch, job, on_epoch),

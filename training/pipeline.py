@@ -58,7 +58,8 @@ def validate_splits(params: Mapping[str, Any], dag_run_id: str,
     local = storage.local_splits(location)
     smallest = HyperParams(batch_size=_smallest(config.space, "batch_size"),
                            seq_len=_smallest(config.space, "seq_len"))
-    infos = check_splits(local, smallest, Vocabulary.default(), names=SPLIT_NAMES)
+    infos = check_splits(local, smallest, Vocabulary.default(), names=SPLIT_NAMES,
+                         max_train_chars=config.pipeline.max_train_chars)
     data_sha256 = hashlib.sha256(json.dumps(
         {name: info.sha256 for name, info in infos.items()}, sort_keys=True).encode()).hexdigest()
     # Any version trained on these splits, not just the champion: a candidate
@@ -120,7 +121,7 @@ def start_search(run: RunInputs) -> SearchRun:
     config = run.config
     store = SearchStore(run.search_id)
     run_id = store.open_parent(search_params(config.space, config.search,
-                                             config.pipeline.max_epochs, run.data_location,
+                                             config.trial_fit, run.data_location,
                                              run.data_sha256))
     return SearchRun(search_id=store.search_id, run_id=run_id)
 

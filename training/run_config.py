@@ -57,7 +57,8 @@ DAG_DEFAULTS = {"warm_start": 3}  # the nightly run seeds from the champion and 
 # How the trigger form groups the parameters.
 SECTIONS = {
     "Data": ("data_location", "force"),
-    "Search": ("num_trials", "parallel", "max_epochs", "final_epochs", "algorithm",
+    "Search": ("num_trials", "parallel", "max_epochs", "final_epochs", "max_train_chars",
+               "algorithm",
                "n_startup_jobs", "warm_start", "pruning"),
     "Selection": ("policy", "tolerance", "weight"),
     "Search space": ("space_overrides",),
@@ -159,7 +160,8 @@ class RunConfig(Frozen):
 
     @property
     def trial_fit(self) -> FitSettings:
-        return FitSettings(num_epochs=self.pipeline.max_epochs)
+        return FitSettings(num_epochs=self.pipeline.max_epochs,
+                           max_train_chars=self.pipeline.max_train_chars)
 
     @property
     def base_model_fit(self) -> FitSettings:

@@ -55,7 +55,10 @@ class HyperoptSampler:
         self.algorithm = (functools.partial(tpe.suggest, n_startup_jobs=n_startup_jobs)
                           if algorithm == "tpe" else rand.suggest)
         self._expressions = {d.name: _expression(d) for d in space.dimensions}
-        self._domain = Domain(lambda point: 0.0, self._expressions)
+        # hyperopt cannot build a domain of nothing; a space with every value
+        # fixed holds exactly one point, the empty one.
+        self._domain = (Domain(lambda point: 0.0, self._expressions)
+                        if self._expressions else None)
 
     def suggest(self, observations: Sequence[Observation],
                 pending: Sequence[Mapping[str, Any]], k: int) -> list[dict[str, Any]]:
@@ -84,6 +87,8 @@ class HyperoptSampler:
         return suggestions
 
     def _draw_new(self, trials: Trials, seen: set, rng) -> dict[str, Any] | None:
+        if self._domain is None:
+            return None if point_key({}) in seen else {}
         for attempt in range(MAX_REDRAWS):
             algorithm = self.algorithm if attempt < MAX_REDRAWS // 2 else rand.suggest
             tid = len(trials.trials)

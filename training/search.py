@@ -55,7 +55,7 @@ class LocalSearch:
         self.finished = 0
 
     def run(self) -> None:
-        self.store.open_parent(search_params(self.space, self.search, self.fit.num_epochs,
+        self.store.open_parent(search_params(self.space, self.search, self.fit,
                                              str(self.data_dir)))
         records = self.store.trials()
         # Trials suggested by an earlier, interrupted run go first.

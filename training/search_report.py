@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from training.config import SearchSettings, SelectionPolicy
+from training.config import FitSettings, SearchSettings, SelectionPolicy
 from training.records import FAILED, PRUNED, TrialRecord
 from training.selection import NoTrialSucceeded, Selection, pareto_front, rank, select
 from training.space import SearchSpace
@@ -34,11 +34,13 @@ CSV_COLUMNS = ("rank", "trial_num", "val_loss", "train_loss", "num_epochs",
                "learning_rate", "status", "failure_reason", "run_id")
 
 
-def search_params(space: SearchSpace, search: SearchSettings, max_epochs: int,
+def search_params(space: SearchSpace, search: SearchSettings, trial_fit: FitSettings,
                   data_location: str, data_sha256: str | None = None) -> dict:
     """What a search's parent run records about it, as MLflow params."""
     params = {"space": json.dumps(space.describe()), **search.to_dict(),
-              "max_epochs": max_epochs, "data_location": data_location}
+              "max_epochs": trial_fit.num_epochs,
+              "max_train_chars": trial_fit.max_train_chars or "all",
+              "data_location": data_location}
     return {**params, "data_sha256": data_sha256} if data_sha256 else params
 
 

@@ -61,7 +61,8 @@ def run_training(job: TrainJob, *, run_id: str | None = None,
     """
     vocab = (Vocabulary.load(job.checkpoint_dir) if job.restore
              else Vocabulary.default())
-    splits = check_splits(job.data_dir, job.hyperparams, vocab)
+    splits = check_splits(job.data_dir, job.hyperparams, vocab,
+                          max_train_chars=job.fit.max_train_chars)
     from training.fit import fit_model, open_state  # TensorFlow: only past the checks
 
     state = open_state(job, splits)

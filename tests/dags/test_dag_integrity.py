@@ -168,7 +168,7 @@ def test_every_param_has_a_description_and_a_default(dagbag):
 @pytest.mark.parametrize("name, value", [
     ("num_trials", 0), ("num_trials", 100000), ("parallel", 0), ("max_epochs", -1),
     ("tolerance", -0.5), ("policy", "best-guess"), ("force", "yes"), ("pruning", "always"),
-    ("space_overrides", "rnn_size=64"), ("algorithm", "grid"),
+    ("space_overrides", "rnn_size=64"), ("algorithm", "grid"), ("max_train_chars", 0),
 ])
 def test_params_schema_rejects_bad_values(dagbag, name, value):
     from airflow.sdk.exceptions import ParamValidationError
@@ -185,6 +185,13 @@ def test_cross_parameter_rules_fail_before_any_trial():
         RunConfig.from_params({"space_overrides": {"rnn_size": {"choice": [0]}}})
     with pytest.raises(InputError, match="unknown run parameter 'num_trails'"):
         RunConfig.from_params({"num_trails": 3})
+
+
+def test_a_training_subset_is_for_the_trials_only():
+    config = RunConfig.from_params({"max_train_chars": 80_000})
+    assert config.trial_fit.max_train_chars == 80_000
+    assert config.base_model_fit.max_train_chars is None
+    assert RunConfig.from_params({}).trial_fit.max_train_chars is None
 
 
 def test_the_form_opens_ready_to_submit_in_titled_sections(dagbag):

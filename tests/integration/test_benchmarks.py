@@ -37,7 +37,8 @@ def test_quick_bench_writes_every_section(tmp_path):
                     "--output", str(output)], cwd=ROOT, check=True, timeout=900)
     report = output.read_text()
     for heading in ("## Machine", "## 1. Data path", "## 2. Training throughput",
-                    "## 4. Evaluation and generation", "## 5. Memory"):
+                    "## 4. Evaluation and generation", "## 5. Memory",
+                    "## 6. Orchestration overhead", "## 7. Search cost"):
         assert heading in report
     results = json.loads(output.with_suffix(".json").read_text())
     ratios = [results["data_path"]["ratio"], results["evaluation"]["ratio"],
@@ -47,3 +48,11 @@ def test_quick_bench_writes_every_section(tmp_path):
     assert all(math.isfinite(r) and r > 0 for r in ratios)
     assert {m["pipeline"] for m in results["data_path"]["memory"]} == {"ours", "tutorial"}
     assert results["evaluation"]["relative_loss_difference"] < 1e-3
+    (run,) = results["orchestration"]["runs"]
+    # The DAG run's time is its training plus the rest, each part positive.
+    assert 0 < run["training_seconds"] < run["dag_run_seconds"]
+    assert run["per_trial_overhead_seconds"] > 0 and run["task_seconds"]["register"] > 0
+    (seed,) = results["search_cost"]["seeds"]
+    # The tutorial-style search reaches its own best + 2 % by construction.
+    assert seed["tutorial_epochs_to_target"] <= seed["tutorial_epochs_spent"]
+    assert seed["subset"]["configurations"] == len(seed["trials"]["tutorial"])

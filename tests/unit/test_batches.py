@@ -78,3 +78,22 @@ def test_batches_match_across_block_edges_and_the_epoch_end(tmp_path, monkeypatc
             np.testing.assert_array_equal(x[row], ids[start:start + 7])
             np.testing.assert_array_equal(y[row], ids[start + 1:start + 8])
     batches.close()
+
+
+def test_max_bytes_trains_on_the_head_of_the_split(tmp_path):
+    """A subset is the split's first ``max_bytes``, laid out exactly as a file
+    holding only those bytes would be."""
+    text = bytes(ord("a") + (i * 7) % 26 for i in range(5000))
+    (tmp_path / "train.txt").write_bytes(text)
+    (tmp_path / "head.txt").write_bytes(text[:1200])
+    params = HyperParams(batch_size=4, seq_len=10)
+    capped = StatefulBatches(tmp_path / "train.txt", params, VOCAB, max_bytes=1200)
+    head = StatefulBatches(tmp_path / "head.txt", params, VOCAB)
+    whole = StatefulBatches(tmp_path / "train.txt", params, VOCAB, max_bytes=10**9)
+    assert len(capped) == len(head) == 29 and capped.chars_per_epoch == 29 * 40
+    assert len(whole) == (5000 // 4 - 1) // 10
+    for index in range(len(capped)):
+        for got, want in zip(capped[index], head[index], strict=True):
+            np.testing.assert_array_equal(got, want)
+    for batches in (capped, head, whole):
+        batches.close()

@@ -51,3 +51,13 @@ def test_missing_split_and_missing_folder(tmp_path):
         check_splits(tmp_path, HyperParams(batch_size=2, seq_len=4), VOCAB)
     with pytest.raises(InputError, match="data directory not found"):
         check_splits(tmp_path / "nope", HyperParams(), VOCAB)
+
+
+def test_a_train_subset_too_short_for_a_batch_names_the_parameter(tmp_path):
+    _splits(tmp_path, train=b"abcdefgh" * 250, validate=b"hgfedcba" * 100)
+    params = HyperParams(batch_size=8, seq_len=16)
+    assert check_splits(tmp_path, params, VOCAB, max_train_chars=1000)
+    with pytest.raises(InputError) as caught:
+        check_splits(tmp_path, params, VOCAB, max_train_chars=100)
+    assert str(caught.value).startswith("max_train_chars 100 (of ")
+    assert "shorter than one batch" in str(caught.value)

@@ -160,3 +160,12 @@ def test_a_warm_start_point_without_a_learning_rate_is_tolerated():
                 "learning_rate": None}  # HyperParams' default, as search._point gives it
     suggestions = HyperoptSampler(CPU_SPACE, "tpe", n_startup_jobs=1).suggest([], [champion], 2)
     assert len(suggestions) == 2
+
+
+def test_a_space_with_every_value_fixed_holds_one_point():
+    fixed = SearchSpace.from_mapping({"rnn_size": 64, "optimizer": "adam"})
+    sampler = HyperoptSampler(fixed, "tpe", n_startup_jobs=1)
+    assert sampler.suggest([], [], 3) == [{}]
+    assert fixed.to_hyperparams({}).rnn_size == 64
+    assert sampler.suggest([Observation({}, 2.0)], [], 2) == []
+    assert sampler.suggest([], [{}], 2) == []
