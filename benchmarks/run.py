@@ -130,6 +130,7 @@ def render(results: dict, args) -> str:
               f"**{r['ratio']:.2f}x** | {r['tutorial_fraction_of_ceiling']:.0%} | "
               f"**{r['ours_fraction_of_ceiling']:.0%}** |" for r in train["configs"]),
             "",
+            *model_only_lines(train["configs"]),
         ]
     if evaluation:
         e = evaluation
@@ -160,6 +161,24 @@ def render(results: dict, args) -> str:
     raw = args.output.with_suffix(".json").name
     lines += [f"Raw results, with when each section ran: `{raw}`.", ""]
     return "\n".join(lines)
+
+
+def model_only_lines(configs: list[dict]) -> list[str]:
+    """Where the time goes: the loop around the model, or the model's own step."""
+    if not all("model_only_chars_per_second" in r for r in configs):
+        return []  # results from before the model-only measurement
+    return [
+        "The model's own step (the same Keras model's `train_on_batch` again and again on "
+        "one batch in memory: no data path, validation or callbacks) against the whole "
+        "loop and the ceiling:",
+        "",
+        "| config | model-only chars/s | ours / model-only | model-only / ceiling |",
+        "| --- | ---: | ---: | ---: |",
+        *(f"| {r['config']} | {_n(r['model_only_chars_per_second'])} | "
+          f"{r['ours_fraction_of_model_only']:.0%} | "
+          f"{r['model_only_fraction_of_ceiling']:.0%} |" for r in configs),
+        "",
+    ]
 
 
 def orchestration_lines(o: dict) -> list[str]:

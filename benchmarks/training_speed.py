@@ -11,6 +11,11 @@ loop (``benchmarks.tutorial.train``), then the matmul ceiling. Throughput is
 training characters per wall second of whole epochs after the first (which
 includes tracing): an epoch's training, validation, checkpoint and logging.
 
+Between the two sits the model's own speed: the same Keras model's training
+step called again and again on one batch held in memory (no data path, no
+validation, no callbacks). Ours against it shows what the loop around the
+model costs; it against the ceiling, what the LSTM layer itself reaches.
+
 The ceiling: TensorFlow's sustained fp32 matmul rate at the LSTM's own shapes,
 a chain alternating ``[batch, units] @ [units, 4 units]`` (the forward
 recurrent step) and ``[batch, 4 units] @ [4 units, units]`` (its backward),
@@ -71,6 +76,32 @@ def matmul_rate(batch_size: int, units: int, pairs: int = 32, calls: int = 5) ->
     return calls * pairs * 2 * (2 * batch_size * units * 4 * units) / elapsed
 
 
+def model_only(params: dict, seconds: float) -> float:
+    """Training characters/s of the model's own step on one in-memory batch,
+    for about ``seconds`` after tracing."""
+    import numpy as np
+
+    from training.config import HyperParams
+    from training.fit import compile_model
+    from training.model import build_training_model
+    from training.vocab import Vocabulary
+
+    hyperparams = HyperParams.from_mapping(params)
+    vocab_size = Vocabulary.default().size
+    model = build_training_model(hyperparams, vocab_size)
+    compile_model(model, hyperparams)
+    rng = np.random.default_rng(0)
+    shape = (hyperparams.batch_size, hyperparams.seq_len)
+    inputs, labels = rng.integers(1, vocab_size, shape), rng.integers(1, vocab_size, shape)
+    for _ in range(3):
+        model.train_on_batch(inputs, labels)  # traces the step
+    steps, started = 0, time.perf_counter()
+    while steps < 10 or time.perf_counter() - started < seconds:
+        model.train_on_batch(inputs, labels)
+        steps += 1
+    return steps * inputs.size / (time.perf_counter() - started)
+
+
 def epoch_rate(epoch_seconds: list[float], chars_per_epoch: int) -> float:
     timed = epoch_seconds[1:]  # the first epoch traces the graphs
     return chars_per_epoch * len(timed) / sum(timed)
@@ -125,17 +156,23 @@ def main() -> None:
         params = {**COMMON, **shape}
         if args.quick:
             params.update(rnn_size=16, batch_size=16, seq_len=16)
-        ours_rates, their_rates, ceilings = [], [], []
+        ours_rates, their_rates, model_rates, ceilings = [], [], [], []
         flops = training_flops_per_char(params["rnn_size"], params["num_layers"],
                                         params["embedding_size"], Vocabulary.default().size)
         for _ in range(args.repeats):
             ours_rates.append(ours(splits, args.scratch, params, args.epochs))
             their_rates.append(theirs(splits, args.scratch, params, args.epochs))
+            model_rates.append(model_only(params, 2.0 if args.quick else 15.0))
             ceilings.append(matmul_rate(params["batch_size"], params["rnn_size"]) / flops)
         rows.append({
             "config": name, "params": params, "flops_per_char": flops,
             "ours_chars_per_second": median(ours_rates),
             "tutorial_chars_per_second": median(their_rates),
+            "model_only_chars_per_second": median(model_rates),
+            "ours_fraction_of_model_only": median(
+                a / m for a, m in zip(ours_rates, model_rates, strict=True)),
+            "model_only_fraction_of_ceiling": median(
+                m / c for m, c in zip(model_rates, ceilings, strict=True)),
             "ratio": median(a / b for a, b in zip(ours_rates, their_rates, strict=True)),
             "matmul_gflops": median(ceilings) * flops / 1e9,
             "ceiling_chars_per_second": median(ceilings),
