@@ -39,7 +39,7 @@ from datetime import datetime
 from pathlib import Path
 
 from benchmarks.common import REPO, emit, make_splits, median, section_parser
-from training.run_config import TRIALS_POOL
+from training.demo import airflow, airflow_env, set_up_airflow
 
 # One model; only the dropout rate varies, so that every trial is a new point of
 # the space at the same cost.
@@ -59,26 +59,10 @@ START_UP = {
 }
 
 
-def airflow_env(home: Path) -> dict[str, str]:
+def bench_env(home: Path) -> dict[str, str]:
     # The splits live next to the homes, under the data root the DAG accepts.
-    return {**os.environ, "TWEETBOT_HOME": str(home), "AIRFLOW_HOME": str(home / "airflow"),
-            "TWEETBOT_DATA_ROOT": str(home.parent),
-            "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"),
-            "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO / "plugins"),
-            "AIRFLOW__CORE__LOAD_EXAMPLES": "False", "TF_CPP_MIN_LOG_LEVEL": "3"}
-
-
-def airflow(arguments: list[str], env: dict[str, str], log: Path) -> None:
-    with open(log, "a") as handle:
-        try:
-            finished = subprocess.run([sys.executable, "-m", "airflow", *arguments], env=env,
-                                      stdout=handle, stderr=subprocess.STDOUT, cwd=REPO,
-                                      timeout=RUN_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            raise SystemExit(f"error: airflow {' '.join(arguments[:3])} took over "
-                             f"{RUN_TIMEOUT} s; see {log}") from None
-    if finished.returncode != 0:
-        raise SystemExit(f"error: airflow {' '.join(arguments[:3])} failed; see {log}")
+    return {**airflow_env(home), "TWEETBOT_DATA_ROOT": str(home.parent),
+            "TF_CPP_MIN_LOG_LEVEL": "3"}
 
 
 def _when(text: str) -> datetime:
@@ -119,13 +103,14 @@ def dag_run(num_trials: int, splits: Path, scratch: Path, template_db: Path) -> 
     shutil.rmtree(home, ignore_errors=True)
     (home / "airflow").mkdir(parents=True)
     shutil.copy(template_db, home / "airflow" / "airflow.db")
-    env = airflow_env(home)
+    env = bench_env(home)
     conf = {"data_location": str(splits), "num_trials": num_trials,
             "parallel": min(PARALLEL, num_trials), "max_epochs": 1, "final_epochs": 1,
             "pruning": "none", "warm_start": 0, "space_overrides": MODEL}
     log = home / "dags-test.log"
     started = time.perf_counter()
-    airflow(["dags", "test", "tweetbot_training", "-c", json.dumps(conf)], env, log)
+    airflow(["dags", "test", "tweetbot_training", "-c", json.dumps(conf)], env, log,
+            timeout=RUN_TIMEOUT)
     command_seconds = time.perf_counter() - started
     span, tasks = task_seconds(home / "airflow" / "airflow.db")
     failed = [t["task_id"] for t in tasks if t["state"] != "success"]
@@ -178,9 +163,7 @@ def main() -> None:
                          20_000 if args.quick else 400_000)
     template = args.scratch / "template"
     template.mkdir(parents=True, exist_ok=True)
-    airflow(["db", "migrate"], airflow_env(template), template / "migrate.log")
-    airflow(["pools", "set", TRIALS_POOL, str(PARALLEL), "trial slots"],
-            airflow_env(template), template / "migrate.log")
+    set_up_airflow(bench_env(template), template / "migrate.log", trial_slots=PARALLEL)
     counts = (2,) if args.quick else TRIAL_COUNTS
     runs = [dag_run(n, splits, args.scratch, template / "airflow" / "airflow.db")
             for n in counts]

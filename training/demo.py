@@ -29,12 +29,36 @@ REPO = Path(__file__).resolve().parents[1]
 CPU_SPACE = DEFAULT_SPACE_FILE.with_name("search_space_cpu.yaml")
 
 
-def _airflow(arguments: list[str], env: dict, log: Path) -> None:
+def airflow_env(home: Path) -> dict[str, str]:
+    """Airflow on embedded defaults: metadata in ``home/airflow``, this checkout's
+    DAGs and plugins, tweetbot's state in ``home``."""
+    return {**os.environ, "TWEETBOT_HOME": str(home),
+            "AIRFLOW_HOME": str(home / "airflow"),
+            "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"),
+            "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO / "plugins"),
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            "TF_CPP_MIN_LOG_LEVEL": "2"}
+
+
+def airflow(arguments: list[str], env: dict, log: Path, timeout: float | None = None) -> None:
+    """``airflow <arguments>``, its output appended to ``log``; one line if it fails."""
     with open(log, "a") as handle:
-        completed = subprocess.run([sys.executable, "-m", "airflow", *arguments], env=env,
-                                   stdout=handle, stderr=subprocess.STDOUT)
+        try:
+            completed = subprocess.run([sys.executable, "-m", "airflow", *arguments],
+                                       env=env, stdout=handle, stderr=subprocess.STDOUT,
+                                       cwd=REPO, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            raise SystemExit(f"error: airflow {' '.join(arguments[:3])} took over "
+                             f"{timeout:.0f} s; see {log}") from None
     if completed.returncode != 0:
         raise SystemExit(f"error: airflow {' '.join(arguments[:3])} failed; see {log}")
+
+
+def set_up_airflow(env: dict, log: Path, trial_slots: int) -> None:
+    """Migrate the metadata DB and create the trials pool the DAG's trials need."""
+    airflow(["db", "migrate"], env, log)
+    airflow(["pools", "set", TRIALS_POOL, str(trial_slots), "trial slots (the GPU quota)"],
+            env, log)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -46,26 +70,20 @@ def main(argv: list[str] | None = None) -> int:
 
     home = settings.state_dir()
     home.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, "TWEETBOT_HOME": str(home),
-           "AIRFLOW_HOME": str(home / "airflow"),
-           "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"),
-           "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO / "plugins"),
-           "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-           "TF_CPP_MIN_LOG_LEVEL": "2"}
+    env = airflow_env(home)
     log = home / "demo.log"
     log.write_text("")
     raw = write_sample_corpus(home / "raw" / "tweets.csv", num_tweets=3000, seed=0)
     print(f"sample corpus: {raw}; Airflow and task output: {log}")
-    _airflow(["db", "migrate"], env, log)
-    _airflow(["pools", "set", TRIALS_POOL, "2", "trial slots (the GPU quota)"], env, log)
+    set_up_airflow(env, log, trial_slots=2)
     print("running tweetbot_prepare_splits ...", flush=True)
-    _airflow(["dags", "test", "tweetbot_prepare_splits", "-c",
+    airflow(["dags", "test", "tweetbot_prepare_splits", "-c",
               json.dumps({"raw_location": str(raw)})], env, log)
     conf = {"num_trials": 4, "parallel": 2, "max_epochs": 2, "final_epochs": 8,
             "force": args.force, "space_overrides": yaml.safe_load(CPU_SPACE.read_text())}
     print("running tweetbot_training (4 trials, 2 at a time, then the base model) ...",
           flush=True)
-    _airflow(["dags", "test", "tweetbot_training", "-c", json.dumps(conf)], env, log)
+    airflow(["dags", "test", "tweetbot_training", "-c", json.dumps(conf)], env, log)
     os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"  # before TensorFlow loads below
     report()
     return 0
