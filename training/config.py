@@ -174,7 +174,7 @@ class FitSettings(Config):
     min_delta: float = Field(0.01, ge=0.0, le=100.0, description=(
         "smallest val_loss decrease that counts as an improvement"))
     reduce_lr_on_plateau: bool = Field(False, description=(
-        "halve the learning rate after two epochs without improvement"))
+        "halve the learning rate after each epoch without an improvement of --min-delta"))
     epoch_timeout: int = Field(4 * 3600, ge=1, le=7 * 86400, description=(
         "seconds without a finished epoch after which the step fails as hung"))
     seed: int | None = Field(None, ge=0, le=2**31 - 1, description=(
@@ -195,6 +195,10 @@ class PruningSettings(Config):
         "epochs every trial gets before it can be pruned"))
     reduction_factor: int = Field(3, ge=2, le=10, description=(
         "halving: keep the top 1/this at each rung"))
+    prune_at_chance: bool = Field(True, description=(
+        "also stop a trial, whatever the others do, whose val_loss after an epoch is "
+        "no better than guessing every character uniformly (ln of the vocabulary size, "
+        "within 1 %): it is not learning"))
 
 
 class SearchSettings(Config):
@@ -206,7 +210,9 @@ class SearchSettings(Config):
         "tpe", description="sampler: hyperopt's TPE or random search")
     n_startup_jobs: int = Field(5, ge=0, le=1000, description=(
         "random trials before TPE takes over (hyperopt's own default is 20)"))
-    sampler_seed: int = Field(0, ge=0, le=2**31 - 1, description="seed for the sampler")
+    sampler_seed: int | None = Field(None, ge=0, le=2**31 - 1, description=(
+        "seed for the sampler (default: derived from the search id, so a re-run "
+        "search draws the same points and each new search explores new ones)"))
     warm_start: int = Field(0, ge=0, le=100, description=(
         "seed the search with the champion's params and this many best trials of "
         "earlier searches (0: off)"))
@@ -231,7 +237,10 @@ class PipelineSettings(Config):
         "(default: where tweetbot_prepare_splits last published them when it triggered "
         "this run, else $TWEETBOT_SPLITS, else $TWEETBOT_HOME/splits)"))
     max_epochs: int = Field(3, ge=1, le=1000, description="most epochs a trial trains")
-    final_epochs: int = Field(10, ge=1, le=10000, description="most epochs the base model trains")
+    final_epochs: int = Field(50, ge=1, le=10000, description=(
+        "most epochs the base model trains; it stops earlier once val_loss stops "
+        "improving (the trials' early-stopping rule), halving its learning rate after "
+        "each epoch without improvement"))
     max_train_chars: int | None = Field(None, ge=1, le=10**13, description=(
         "trials train on only the first N characters of train.txt, which makes a search "
         "cheaper; the base model trains on all of it (default: trials use all of it too)"))
@@ -268,7 +277,9 @@ def add_arguments(parser: argparse.ArgumentParser, cls: type[Config], title: str
     for name, field in cls.model_fields.items():
         flag = "--" + name.replace("_", "-")
         if field.annotation is bool:
-            group.add_argument(flag, action="store_true", default=argparse.SUPPRESS,
+            # A switch that is on by default also gets its --no- form.
+            action = argparse.BooleanOptionalAction if field.default else "store_true"
+            group.add_argument(flag, action=action, default=argparse.SUPPRESS,
                                help=field.description)
             continue
         allowed = choices(cls, name)
@@ -284,9 +295,10 @@ def to_arguments(config: Config) -> list[str]:
     arguments = []
     for name, value in config.model_dump().items():
         flag = "--" + name.replace("_", "-")
-        if value is None or value is False:
-            continue
-        arguments += [flag] if value is True else [flag, str(value)]
+        if value is False and type(config).model_fields[name].default is True:
+            arguments.append("--no-" + flag[2:])
+        elif value is not None and value is not False:
+            arguments += [flag] if value is True else [flag, str(value)]
     return arguments
 
 

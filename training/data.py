@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import codecs
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -115,6 +116,15 @@ def check_long_enough(info: SplitInfo, hyperparams: HyperParams,
         f"{what} is shorter than one batch (batch_size {hyperparams.batch_size} x "
         f"(seq_len {hyperparams.seq_len} + 1) = {hyperparams.chars_per_batch:,}); use more "
         f"data or smaller --batch-size/--seq-len")
+
+
+def fits_splits(hyperparams: HyperParams, split_bytes: Mapping[str, int],
+                max_train_chars: int | None = None) -> bool:
+    """Whether every split of ``split_bytes`` (name: size) holds at least one batch
+    of ``hyperparams`` (the train split: within its first ``max_train_chars``)."""
+    return all(steps_per_epoch(used_bytes(size, max_train_chars if name == TRAIN else None),
+                               hyperparams.batch_size, hyperparams.seq_len) >= 1
+               for name, size in split_bytes.items())
 
 
 def check_splits(data_dir: Path, hyperparams: HyperParams, vocab: Vocabulary,

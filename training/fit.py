@@ -203,8 +203,10 @@ def fit_model(job: TrainJob, vocab: Vocabulary, state: TrainingState,
         keras.callbacks.TensorBoard(str(directory / LOGS_DIRNAME)),
     ]
     if job.fit.reduce_lr_on_plateau:
+        # Halving at the first epoch without improvement leaves early stopping's
+        # patience to try the smaller rates before it gives up.
         callbacks.append(keras.callbacks.ReduceLROnPlateau(
-            monitor="val_loss", factor=0.5, patience=2, min_delta=job.fit.min_delta))
+            monitor="val_loss", factor=0.5, patience=1, min_delta=job.fit.min_delta))
     try:
         model.fit(train, validation_data=validate, epochs=job.fit.num_epochs,
                   initial_epoch=state.epochs_done, shuffle=False, callbacks=callbacks,

@@ -56,9 +56,8 @@ def validate_splits(params: Mapping[str, Any], dag_run_id: str,
     store = tracking.current()
     _check_store_reachable(location, store, distributed)
     local = storage.local_splits(location)
-    smallest = HyperParams(batch_size=_smallest(config.space, "batch_size"),
-                           seq_len=_smallest(config.space, "seq_len"))
-    infos = check_splits(local, smallest, Vocabulary.default(), names=SPLIT_NAMES,
+    infos = check_splits(local, config.space.smallest_batch(), Vocabulary.default(),
+                         names=SPLIT_NAMES,
                          max_train_chars=config.pipeline.max_train_chars)
     data_sha256 = hashlib.sha256(json.dumps(
         {name: info.sha256 for name, info in infos.items()}, sort_keys=True).encode()).hexdigest()
@@ -107,13 +106,6 @@ def _check_same_store(run: RunInputs) -> None:
                          f"component the same MLFLOW_TRACKING_URI and TWEETBOT_EXPERIMENT")
 
 
-def _smallest(space: SearchSpace, name: str) -> int:
-    for dimension in space.dimensions:
-        if dimension.name == name:
-            return min(dimension.values)
-    return space.fixed.get(name, getattr(HyperParams(), name))
-
-
 # --- the search -------------------------------------------------------------------
 
 def start_search(run: RunInputs) -> SearchRun:
@@ -138,7 +130,9 @@ def suggest_round(run: RunInputs, round_index: int) -> list[Step]:
                if r.status == PENDING and r.round_index == round_index]
     waiting = waiting[:config.search.parallel]
     fresh = suggest_trials(store, config.space, config.search,
-                           config.search.parallel - len(waiting), round_index)
+                           config.search.parallel - len(waiting), round_index,
+                           split_bytes=run.split_bytes,
+                           max_train_chars=config.pipeline.max_train_chars)
     return [TrialSpec(search_id=run.search_id, trial_num=num, data_dir=run.data_location,
                       hyperparams=params, fit=config.trial_fit, pruning=config.pruning)
             .step(label=_trial_label(num, params, config.space),

@@ -165,4 +165,5 @@ class RunConfig(Frozen):
 
     @property
     def base_model_fit(self) -> FitSettings:
-        return FitSettings(num_epochs=self.pipeline.final_epochs)
+        """Trained to convergence: early stopping decides, ``final_epochs`` caps."""
+        return FitSettings(num_epochs=self.pipeline.final_epochs, reduce_lr_on_plateau=True)

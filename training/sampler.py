@@ -14,13 +14,20 @@ actively maintained: another sampler can take its place.
   a small nightly budget still reaches TPE.
 - A failed trial is reported as a failure (hyperopt's ``fail`` status), never
   as a NaN or a made-up loss.
+- A point that cannot run (``feasible`` says no: a batch longer than a split)
+  is never proposed; it is re-drawn like a duplicate.
+
+A conditional choice (``training.space``) becomes a nested ``hp.choice``: the
+parameters of an option's sub-space are hyperopt labels of their own
+(``optimizer=adam/learning_rate``), so TPE models each optimizer's learning rate
+separately, as it should: 0.5 is a good rate for one and a fatal one for another.
 """
 
 from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -48,17 +55,20 @@ def point_key(point: Mapping[str, Any]) -> tuple:
 
 class HyperoptSampler:
     def __init__(self, space: SearchSpace, algorithm: str = "tpe",
-                 n_startup_jobs: int = 5, seed: int = 0):
+                 n_startup_jobs: int = 5, seed: int = 0,
+                 feasible: Callable[[Mapping[str, Any]], bool] | None = None):
         if algorithm not in ("tpe", "random"):
             raise ValueError(f"algorithm: {algorithm!r} is not tpe or random")
         self.space, self.seed = space, seed
+        self.feasible = feasible or (lambda point: True)
         self.algorithm = (functools.partial(tpe.suggest, n_startup_jobs=n_startup_jobs)
                           if algorithm == "tpe" else rand.suggest)
-        self._expressions = {d.name: _expression(d) for d in space.dimensions}
+        self._expressions = _expressions(space)
         # hyperopt cannot build a domain of nothing; a space with every value
         # fixed holds exactly one point, the empty one.
         self._domain = (Domain(lambda point: 0.0, self._expressions)
                         if self._expressions else None)
+        self._labels = tuple(self._domain.params) if self._domain else ()
 
     def suggest(self, observations: Sequence[Observation],
                 pending: Sequence[Mapping[str, Any]], k: int) -> list[dict[str, Any]]:
@@ -93,20 +103,28 @@ class HyperoptSampler:
             algorithm = self.algorithm if attempt < MAX_REDRAWS // 2 else rand.suggest
             tid = len(trials.trials)
             docs = algorithm([tid], self._domain, trials, int(rng.integers(2**31 - 1)))
-            vals = {name: values[0] for name, values in docs[0]["misc"]["vals"].items()}
-            point = self._point_from_vals(vals)
-            if point_key(point) not in seen:
+            vals = {label: values[0] for label, values in docs[0]["misc"]["vals"].items()
+                    if values}
+            point = _point_from_vals(self.space, vals)
+            key = point_key(point)
+            if key in seen:
+                continue
+            if self.feasible(point):
                 return point
+            seen.add(key)  # cannot run here: never draw it again
         return None
 
     def _add(self, trials: Trials, point: Mapping[str, Any], loss: float | None) -> None:
         try:
-            vals = {name: [self._val(name, point[name])] for name in self._expressions}
+            active = _vals_of(self.space, point)
         except (KeyError, ValueError, TypeError):
             return  # a point from another space (a warm start): nothing to learn from
         tid = len(trials.trials)
+        # hyperopt lists every label; one of an option not chosen holds nothing.
+        vals = {label: [active[label]] if label in active else [] for label in self._labels}
         misc = {"tid": tid, "cmd": ("domain_attachment", "FMinIter_Domain"),
-                "workdir": None, "idxs": {name: [tid] for name in vals}, "vals": vals}
+                "workdir": None, "vals": vals,
+                "idxs": {label: [tid] if values else [] for label, values in vals.items()}}
         ok = loss is not None and math.isfinite(loss)
         result = {"status": STATUS_OK, "loss": float(loss)} if ok else {"status": STATUS_FAIL}
         doc = trials.new_trial_docs([tid], [None], [result], [misc])[0]
@@ -114,28 +132,64 @@ class HyperoptSampler:
         trials.insert_trial_docs([doc])
         trials.refresh()
 
-    def _val(self, name: str, value):
-        """hyperopt stores a choice as the index of the option."""
-        dimension = next(d for d in self.space.dimensions if d.name == name)
-        if dimension.kind == "choice":
-            keys = [point_key({name: option}) for option in dimension.values]
-            return keys.index(point_key({name: value}))
-        return float(value)
 
-    def _point_from_vals(self, vals: Mapping[str, Any]) -> dict[str, Any]:
-        point = {}
-        for dimension in self.space.dimensions:
-            value = vals[dimension.name]
-            if dimension.kind == "choice":
-                point[dimension.name] = dimension.values[int(value)]
-            else:
-                point[dimension.name] = round(float(value), 6)
-        return point
+def _label(prefix: str, name: str) -> str:
+    return f"{prefix}{name}"
 
 
-def _expression(dimension: Dimension):
+def _branch_prefix(prefix: str, dimension: Dimension, option) -> str:
+    return f"{prefix}{dimension.name}={option}/"
+
+
+def _expressions(space: SearchSpace, prefix: str = "") -> dict[str, Any]:
+    """hyperopt's expression of each dimension, sub-spaces nested in their option."""
+    return {d.name: _expression(d, prefix) for d in space.dimensions}
+
+
+def _expression(dimension: Dimension, prefix: str):
+    label = _label(prefix, dimension.name)
     if dimension.kind == "choice":
-        return hp.choice(dimension.name, list(dimension.values))
+        if dimension.branches:
+            return hp.choice(label, [
+                _expressions(branch, _branch_prefix(prefix, dimension, option))
+                for option, branch in zip(dimension.values, dimension.branches, strict=True)])
+        return hp.choice(label, list(dimension.values))
     if dimension.kind == "uniform":
-        return hp.uniform(dimension.name, *dimension.values)
-    return hp.loguniform(dimension.name, *log_uniform_bounds(dimension))
+        return hp.uniform(label, *dimension.values)
+    return hp.loguniform(label, *log_uniform_bounds(dimension))
+
+
+def _point_from_vals(space: SearchSpace, vals: Mapping[str, Any],
+                     prefix: str = "") -> dict[str, Any]:
+    """hyperopt's values (a choice as its option's index) as a point."""
+    point = {}
+    for dimension in space.dimensions:
+        value = vals[_label(prefix, dimension.name)]
+        if dimension.kind != "choice":
+            point[dimension.name] = round(float(value), 6)
+            continue
+        option = point[dimension.name] = dimension.values[int(value)]
+        branch = dimension.branch(option)
+        if branch is not None:
+            point.update(branch.fixed)
+            point.update(_point_from_vals(branch, vals,
+                                          _branch_prefix(prefix, dimension, option)))
+    return point
+
+
+def _vals_of(space: SearchSpace, point: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """The inverse: hyperopt's value of each label the point sets; raises
+    KeyError or ValueError for a point this space cannot produce."""
+    vals = {}
+    for dimension in space.dimensions:
+        value = point[dimension.name]
+        label = _label(prefix, dimension.name)
+        if dimension.kind != "choice":
+            vals[label] = float(value)
+            continue
+        keys = [point_key({"v": option}) for option in dimension.values]
+        vals[label] = keys.index(point_key({"v": value}))
+        branch = dimension.branch(dimension.values[vals[label]])
+        if branch is not None:
+            vals.update(_vals_of(branch, point, _branch_prefix(prefix, dimension, value)))
+    return vals

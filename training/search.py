@@ -17,7 +17,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from pathlib import Path
 
@@ -32,6 +32,7 @@ from training.config import (
     command_parser,
     given_arguments,
 )
+from training.data import check_splits
 from training.errors import InputError
 from training.records import FAILED, TrialRecord, trial_name
 from training.search_report import describe, finish_search, format_table, search_params
@@ -40,6 +41,7 @@ from training.space import SearchSpace
 from training.suggest import suggest_trials
 from training.tracking.search_store import SearchStore
 from training.trial import TrialSpec, run_as_process
+from training.vocab import Vocabulary
 
 
 class LocalSearch:
@@ -47,9 +49,13 @@ class LocalSearch:
 
     def __init__(self, search_id: str, data_dir: str, space: SearchSpace,
                  search: SearchSettings, fit: FitSettings, pruning: PruningSettings,
-                 report: Callable[[str], None] = print):
+                 report: Callable[[str], None] = print,
+                 split_bytes: Mapping[str, int] | None = None):
+        """``split_bytes``: the splits' sizes, so that no trial is suggested whose
+        batch is longer than a split (see ``measure_splits``)."""
         self.store = SearchStore(search_id)
         self.data_dir, self.space, self.search = data_dir, space, search
+        self.split_bytes = split_bytes
         self.fit, self.pruning, self.report = fit, pruning, report
         self.folder = runner.folder(search_id)
         self.finished = 0
@@ -67,7 +73,9 @@ class LocalSearch:
                 while True:
                     free = self.search.parallel - len(running)
                     if free > 0 and not queue:
-                        queue = suggest_trials(self.store, self.space, self.search, free)
+                        queue = suggest_trials(self.store, self.space, self.search, free,
+                                               split_bytes=self.split_bytes,
+                                               max_train_chars=self.fit.max_train_chars)
                     while queue and len(running) < self.search.parallel:
                         trial_num, params = queue.pop(0)
                         running[pool.submit(self._run_trial, trial_num, params)] = trial_num
@@ -106,6 +114,14 @@ class LocalSearch:
                     f"{result.avg_epoch_seconds:.1f} s/epoch")
 
 
+def measure_splits(data_dir: str, space: SearchSpace, fit: FitSettings) -> dict[str, int]:
+    """Check the train and validate splits before any trial starts (each holds at
+    least the space's smallest batch) and return their sizes."""
+    infos = check_splits(storage.local_splits(data_dir), space.smallest_batch(),
+                         Vocabulary.default(), max_train_chars=fit.max_train_chars)
+    return {name: info.num_bytes for name, info in infos.items()}
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = command_parser("training.search", "Run a hyper-parameter search on this "
                             "machine, trials as local processes, and select the model to train.")
@@ -135,7 +151,8 @@ def main(argv: list[str] | None = None) -> int:
         policy = SelectionPolicy.from_mapping(given_arguments(args, SelectionPolicy))
         if not storage.is_s3(args.data_dir) and not Path(args.data_dir).is_dir():
             raise InputError(f"--data-dir {args.data_dir}: not a folder")
-        driver = LocalSearch(search_id, args.data_dir, space, search, fit, pruning)
+        driver = LocalSearch(search_id, args.data_dir, space, search, fit, pruning,
+                             split_bytes=measure_splits(args.data_dir, space, fit))
         print(f"search {search_id}: {search.num_trials} trials, {search.parallel} at a "
               f"time, at most {fit.num_epochs} epochs each; logs in {driver.folder}")
         driver.run()

@@ -1,9 +1,19 @@
 """The hyper-parameter search space: data in one YAML file, validated on load.
 
-The default is ``training/search_space.yaml`` (the tutorial's space). Every key
-must be a ``HyperParams`` field and every value it can produce must pass that
-field's validation, so a search never samples a point that fails on arrival;
-errors name the file and the key.
+The default is ``training/search_space.yaml`` (the tutorial's space, with a
+learning rate per optimizer). Every key must be a ``HyperParams`` field and every
+value it can produce must pass that field's validation, so a search never samples
+a point that fails on arrival; errors name the file and the key.
+
+A choice may bring parameters of its own: given as a mapping from each option to
+a sub-space, the sub-space's parameters exist only when that option is chosen
+(hyperopt's nested ``hp.choice``). The default space uses this for the learning
+rate, whose useful range depends on the optimizer::
+
+    optimizer:
+      choice:
+        adam: {learning_rate: {loguniform: [0.0003, 0.01]}}
+        adadelta: {learning_rate: {loguniform: [0.1, 3.0]}}
 """
 
 from __future__ import annotations
@@ -30,6 +40,17 @@ class Dimension:
     name: str
     kind: str
     values: tuple  # the options of a choice; (low, high) otherwise
+    # A conditional choice: per option, the sub-space it brings (empty otherwise).
+    branches: tuple[SearchSpace, ...] = ()
+
+    def branch(self, value) -> SearchSpace | None:
+        """The sub-space that choosing ``value`` brings, if any."""
+        if not self.branches:
+            return None
+        for option, branch in zip(self.values, self.branches, strict=True):
+            if type(option) is type(value) and option == value:
+                return branch
+        return None
 
 
 @dataclass(frozen=True)
@@ -74,23 +95,67 @@ class SearchSpace:
             dimensions.append(_dimension(origin, name, kind, values))
         space = cls(tuple(dimensions), fixed)
         _check_value(source, None, space.fixed)  # fixed values together must fit
+        for dimension in space.dimensions:
+            for option, branch in zip(dimension.values, dimension.branches, strict=False):
+                for name in (*branch.names, *branch.fixed):
+                    if name in raw:
+                        raise InputError(f"{source}: {dimension.name}.{option}: {name} is "
+                                         f"also given outside {dimension.name}; give it in "
+                                         f"one place")
         return space
 
     @property
     def names(self) -> tuple[str, ...]:
-        return tuple(d.name for d in self.dimensions)
+        """Every parameter a point of this space can vary, sub-spaces' included."""
+        names: dict[str, None] = {}
+        for dimension in self.dimensions:
+            names[dimension.name] = None
+            for branch in dimension.branches:
+                names.update(dict.fromkeys((*branch.names, *branch.fixed)))
+        return tuple(names)
+
+    def point_of(self, hyperparams: HyperParams) -> dict[str, Any]:
+        """The values of ``hyperparams`` this space varies: its dimensions, and
+        those of the sub-space its choices select."""
+        point = {}
+        for dimension in self.dimensions:
+            value = point[dimension.name] = getattr(hyperparams, dimension.name)
+            branch = dimension.branch(value)
+            if branch is not None:
+                point.update({name: getattr(hyperparams, name) for name in branch.fixed})
+                point.update(branch.point_of(hyperparams))
+        return point
 
     def to_hyperparams(self, point: Mapping[str, Any]) -> HyperParams:
         return HyperParams.from_mapping({**self.fixed, **point})
 
+    def smallest_batch(self) -> HyperParams:
+        """Hyper-parameters with the smallest batch the space can suggest: a
+        split shorter than that fits no point of it."""
+        return HyperParams(**{name: self._smallest(name) for name in ("batch_size", "seq_len")})
+
+    def _smallest(self, name: str) -> int:
+        for dimension in self.dimensions:
+            if dimension.name == name:
+                return min(dimension.values)
+        return self.fixed.get(name, HyperParams.model_fields[name].default)
+
     def describe(self) -> dict[str, Any]:
         """A plain mapping, as logged to MLflow and shown to users."""
-        return {**{d.name: {d.kind: list(d.values)} for d in self.dimensions},
-                **self.fixed}
+        def values(dimension: Dimension):
+            if not dimension.branches:
+                return list(dimension.values)
+            return {option: branch.describe()
+                    for option, branch in zip(dimension.values, dimension.branches,
+                                              strict=True)}
+
+        return {**{d.name: {d.kind: values(d)} for d in self.dimensions}, **self.fixed}
 
 
 def _dimension(source: str, name: str, kind: str, values) -> Dimension:
     where = f"{source}: {name}"
+    if kind == "choice" and isinstance(values, dict) and values:
+        return _conditional_choice(source, name, values)
     if not isinstance(values, list) or not values:
         raise InputError(f"{where}: {kind} needs a non-empty list")
     if kind == "choice":
@@ -112,6 +177,24 @@ def _dimension(source: str, name: str, kind: str, values) -> Dimension:
     for value in (low, high):
         _check_value(source, name, value)
     return Dimension(name, kind, (low, high))
+
+
+def _conditional_choice(source: str, name: str, options: dict) -> Dimension:
+    """A choice whose options each bring a sub-space (``{option: {param: spec}}``)."""
+    branches = []
+    for option, raw in options.items():
+        where = f"{source}: {name}.{option}"
+        _check_value(source, name, option)
+        raw = {} if raw is None else raw
+        if not isinstance(raw, dict):
+            raise InputError(f"{where}: expected a mapping of the parameters this option "
+                             f"brings (or nothing), got {raw!r}")
+        if name in raw:
+            raise InputError(f"{where}: {name} cannot depend on itself")
+        branch = SearchSpace.from_mapping(raw, source=f"{source}: {name}.{option}")
+        _check_value(source, None, {name: option, **branch.fixed})
+        branches.append(branch)
+    return Dimension(name, "choice", tuple(options), tuple(branches))
 
 
 def _check_value(source: str, name: str | None, value) -> None:

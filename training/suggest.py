@@ -8,7 +8,11 @@ duplicates one.
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Mapping
+
 from training.config import HyperParams, SearchSettings
+from training.data import fits_splits
 from training.records import OK, PRUNED
 from training.space import SearchSpace
 from training.tracking import registry
@@ -16,12 +20,16 @@ from training.tracking.search_store import SearchStore
 
 
 def suggest_trials(store: SearchStore, space: SearchSpace, search: SearchSettings,
-                   k: int, round_index: int | None = None) -> list[tuple[int, HyperParams]]:
+                   k: int, round_index: int | None = None, *,
+                   split_bytes: Mapping[str, int] | None = None,
+                   max_train_chars: int | None = None) -> list[tuple[int, HyperParams]]:
     """Record up to ``k`` new trials (status pending) and return them;
     ``round_index``: the DAG round suggesting them.
 
     Conditioned on every finished trial of the search as MLflow holds it;
     unfinished ones count as pending. Never exceeds ``num_trials`` in total.
+    ``split_bytes`` (name: size, as ``validate_splits`` measured them): no point
+    whose batch is longer than a split is suggested, warm starts included.
     """
     records = store.trials()
     k = min(k, search.num_trials - len(records))
@@ -30,16 +38,22 @@ def suggest_trials(store: SearchStore, space: SearchSpace, search: SearchSetting
     # hyperopt takes seconds to import; a round with nothing left to suggest skips it.
     from training.sampler import HyperoptSampler, Observation
 
-    observations = [Observation(_point(space, r.hyperparams),
+    def runs_here(params: HyperParams) -> bool:
+        return split_bytes is None or fits_splits(params, split_bytes, max_train_chars)
+
+    observations = [Observation(space.point_of(r.hyperparams),
                                 r.val_loss if r.status in (OK, PRUNED) else None)
                     for r in records if r.finished]
-    taken = [_point(space, r.hyperparams) for r in records if not r.finished]
+    taken = [space.point_of(r.hyperparams) for r in records if not r.finished]
     chosen: list[HyperParams] = []
     if not records and search.warm_start:
-        chosen = warm_start_points(store, search.warm_start)[:k]
-        taken += [_point(space, params) for params in chosen]
+        chosen = [params for params in warm_start_points(store, search.warm_start)
+                  if runs_here(params)][:k]
+        taken += [space.point_of(params) for params in chosen]
+    seed = search.sampler_seed
     sampler = HyperoptSampler(space, search.algorithm, search.n_startup_jobs,
-                              search.sampler_seed)
+                              seed_for(store.search_id) if seed is None else seed,
+                              feasible=lambda point: runs_here(space.to_hyperparams(point)))
     points = sampler.suggest(observations, taken, k - len(chosen))
     chosen += [space.to_hyperparams(point) for point in points]
     first = max((r.trial_num for r in records), default=0) + 1
@@ -62,5 +76,8 @@ def warm_start_points(store: SearchStore, limit: int) -> list[HyperParams]:
     return points[:limit + (champion is not None)]
 
 
-def _point(space: SearchSpace, params: HyperParams) -> dict:
-    return {name: getattr(params, name) for name in space.names}
+def seed_for(search_id: str) -> int:
+    """The sampler's seed when none is given: the search id's, so a search
+    re-run draws its own points again and tonight's search differs from last
+    night's."""
+    return int.from_bytes(hashlib.sha256(search_id.encode()).digest()[:4], "big") >> 1

@@ -45,6 +45,7 @@ from training.stop_signals import stopped, unwind_on_stop_signals
 from training.tracking import tags
 from training.tracking.search_store import SearchStore
 from training.train import run_training
+from training.vocab import Vocabulary
 
 
 @dataclass(frozen=True)
@@ -115,6 +116,7 @@ def run_trial(spec: TrialSpec) -> TrialRecord:
                          f"suggested it with other hyper-parameters")
     run_id = record.run_id
     restore = _prepare_checkpoint_dir(spec, run_id)
+    vocab_size = Vocabulary.default().size  # what run_training trains with
     store.set_status(run_id, RUNNING)
 
     def judge(epochs) -> str | None:
@@ -122,7 +124,7 @@ def run_trial(spec: TrialSpec) -> TrialRecord:
             return None  # finished anyway: pruning now would only mislabel it
         others = store.val_loss_curves(exclude_run_id=run_id).values()
         return "pruned" if should_prune([e.val_loss for e in epochs], list(others),
-                                        spec.pruning) else None
+                                        spec.pruning, vocab_size) else None
 
     outcome = TrialRecord(search_id=spec.search_id, trial_num=spec.trial_num,
                           run_id=run_id, hyperparams=spec.hyperparams, status=FAILED)

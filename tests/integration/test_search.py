@@ -95,6 +95,49 @@ def test_warm_start_seeds_a_new_search_with_the_best_earlier_trials():
     assert len({p for _, p in suggested}) == 4
 
 
+def test_nothing_longer_than_a_split_is_suggested_not_even_a_warm_start():
+    earlier = SearchStore("big-batches-night")
+    too_long = HyperParams(rnn_size=64, batch_size=64, seq_len=64)  # 4,160 bytes a batch
+    record_trial(earlier, 1, too_long, [1.0])
+    tonight = SearchStore("small-splits")
+    sizes = {"train": 50_000, "validate": 2_100}  # a 32 x 64 batch fits; 64 x 64 does not
+    suggested = suggest_trials(tonight, CPU_SPACE, SearchSettings(num_trials=12, warm_start=1),
+                               12, split_bytes=sizes)
+    assert len(suggested) == 12
+    assert too_long not in [params for _, params in suggested]
+    assert all(params.batch_size * (params.seq_len + 1) <= 2_100 for _, params in suggested)
+    # The train split counts as far as max_train_chars reaches.
+    head = suggest_trials(SearchStore("small-head"), CPU_SPACE, SearchSettings(num_trials=6),
+                          6, split_bytes={"train": 50_000, "validate": 50_000},
+                          max_train_chars=1_100)
+    assert all(params.batch_size * (params.seq_len + 1) <= 1_100 for _, params in head)
+
+
+def test_each_search_draws_its_own_points_and_a_rerun_the_same():
+    def first_points(search_id: str) -> list[HyperParams]:
+        return [params for _, params in
+                suggest_trials(SearchStore(search_id), CPU_SPACE, SearchSettings(num_trials=3), 3)]
+
+    monday, tuesday = first_points("night-1"), first_points("night-2")
+    assert monday != tuesday
+    # A search given a seed draws the same points whatever its id.
+    seeded = SearchSettings(num_trials=3, sampler_seed=7)
+    assert ([p for _, p in suggest_trials(SearchStore("a"), CPU_SPACE, seeded, 3)] ==
+            [p for _, p in suggest_trials(SearchStore("b"), CPU_SPACE, seeded, 3)])
+
+
+def test_a_rerun_search_draws_the_points_of_its_first_run():
+    """The seed comes from the search id alone: a search re-run from scratch (a
+    fresh store) draws what its first run drew."""
+    from training.sampler import HyperoptSampler
+    from training.suggest import seed_for
+
+    suggested = suggest_trials(SearchStore("nightly-2026-11-30"), CPU_SPACE,
+                               SearchSettings(num_trials=3), 3)
+    again = HyperoptSampler(CPU_SPACE, seed=seed_for("nightly-2026-11-30")).suggest([], [], 3)
+    assert [params for _, params in suggested] == [CPU_SPACE.to_hyperparams(p) for p in again]
+
+
 def test_finish_search_logs_the_ranked_table_the_plot_and_the_choice(tmp_path):
     store = SearchStore("finish")
     slow_best = HyperParams(rnn_size=512, batch_size=16)

@@ -2,7 +2,14 @@ import argparse
 
 import pytest
 
-from training.config import FitSettings, HyperParams, add_arguments, given_arguments
+from training.config import (
+    FitSettings,
+    HyperParams,
+    PruningSettings,
+    add_arguments,
+    given_arguments,
+    to_arguments,
+)
 from training.errors import InputError
 
 
@@ -46,3 +53,16 @@ def test_cli_flags_come_from_the_declarations():
     assert given_arguments(args, FitSettings) == {"reduce_lr_on_plateau": True}
     with pytest.raises(SystemExit):
         parser.parse_args(["--optimizer", "lbfgs"])
+
+
+def test_a_switch_that_is_on_by_default_round_trips_through_its_no_flag():
+    parser = argparse.ArgumentParser()
+    add_arguments(parser, PruningSettings, "pruning")
+    off = PruningSettings(prune_at_chance=False)
+    assert to_arguments(off) == ["--pruning", "median", "--prune-min-trials", "3",
+                                 "--prune-min-epochs", "1", "--reduction-factor", "3",
+                                 "--no-prune-at-chance"]
+    parsed = parser.parse_args(to_arguments(off))
+    assert PruningSettings.from_mapping(given_arguments(parsed, PruningSettings)) == off
+    assert "--prune-at-chance" in to_arguments(PruningSettings())
+    assert given_arguments(parser.parse_args([]), PruningSettings) == {}

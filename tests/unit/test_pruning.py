@@ -1,3 +1,5 @@
+import math
+
 import pytest
 
 from training.config import PruningSettings
@@ -113,3 +115,16 @@ def test_halving_also_waits_for_prune_min_trials():
 def test_bad_pruning_settings_are_input_errors(values):
     with pytest.raises(InputError):
         PruningSettings.from_mapping(values)
+
+
+def test_a_trial_no_better_than_chance_is_pruned_without_peers():
+    uniform = math.log(98)
+    alone = PruningSettings(pruning="median", prune_min_trials=3)
+    assert should_prune([uniform + 0.001], [], alone, vocab_size=98)
+    assert should_prune([uniform * 0.995], [], alone, vocab_size=98)  # within 1 %
+    assert not should_prune([uniform * 0.98], [], alone, vocab_size=98)
+    assert not should_prune([uniform + 0.001], [], alone)  # no vocabulary, no rule
+    off = PruningSettings(pruning="none", prune_at_chance=False)
+    assert not should_prune([uniform + 0.001], [], off, vocab_size=98)
+    # Judged by the best epoch, as the other rules: one good epoch is enough.
+    assert not should_prune([3.0, uniform], [], alone, vocab_size=98)

@@ -169,3 +169,65 @@ def test_a_space_with_every_value_fixed_holds_one_point():
     assert fixed.to_hyperparams({}).rnn_size == 64
     assert sampler.suggest([Observation({}, 2.0)], [], 2) == []
     assert sampler.suggest([], [{}], 2) == []
+
+
+CONDITIONAL = SearchSpace.from_mapping({
+    "batch_size": {"choice": [16, 32, 64, 128]},
+    "optimizer": {"choice": {"adam": {"learning_rate": {"loguniform": [0.0003, 0.01]}},
+                             "adadelta": {"learning_rate": {"loguniform": [0.3, 3.0]}},
+                             "rmsprop": {}}}})
+RATES = {"adam": (0.0003, 0.01), "adadelta": (0.3, 3.0)}
+
+
+def in_its_range(point) -> bool:
+    if point["optimizer"] == "rmsprop":
+        return "learning_rate" not in point
+    low, high = RATES[point["optimizer"]]
+    return low <= point["learning_rate"] <= high
+
+
+def test_an_options_own_parameters_are_drawn_from_its_own_range():
+    for algorithm in ("tpe", "random"):
+        points = HyperoptSampler(CONDITIONAL, algorithm, n_startup_jobs=3, seed=2).suggest(
+            [], [], 30)
+        assert {p["optimizer"] for p in points} == {"adam", "adadelta", "rmsprop"}
+        assert all(in_its_range(p) for p in points), points
+        for point in points:
+            CONDITIONAL.to_hyperparams(point)
+
+
+@pytest.mark.parametrize("better", ["adam", "adadelta"])
+def test_tpe_learns_the_rate_of_each_option_separately(better):
+    """Adam did well at small rates, adadelta at large ones, and ``better`` did
+    well more often. TPE goes for ``better`` at its own good rates: one shared
+    learning-rate label would pull it towards the other optimizer's rates."""
+    two = SearchSpace.from_mapping({"optimizer": {"choice": {
+        name: {"learning_rate": {"loguniform": list(RATES[name])}} for name in RATES}}})
+    rng = random.Random(4)
+    history = []
+    for i in range(24):
+        optimizer = ("adam", "adadelta")[i % 2]
+        low, high = RATES[optimizer]
+        rate = math.exp(rng.uniform(math.log(low), math.log(high)))
+        good = rate < 0.001 if optimizer == "adam" else rate > 1.0
+        if optimizer != better and i % 4 < 2:
+            good = False  # the other optimizer's good trials are fewer
+        history.append(Observation({"optimizer": optimizer, "learning_rate": round(rate, 6)},
+                                   1.0 if good else 3.0))
+    points = [point for seed in range(20) for point in
+              HyperoptSampler(two, "tpe", n_startup_jobs=3, seed=seed).suggest(history, [], 1)]
+    chosen = [p["learning_rate"] for p in points if p["optimizer"] == better]
+    assert len(chosen) >= 10
+    in_good_range = (lambda r: r < 0.001) if better == "adam" else (lambda r: r > 1.0)
+    assert sum(map(in_good_range, chosen)) / len(chosen) >= 0.8
+
+
+def test_a_point_that_cannot_run_is_never_suggested():
+    small = HyperoptSampler(CONDITIONAL, "tpe", n_startup_jobs=2, seed=3,
+                            feasible=lambda point: point["batch_size"] <= 32)
+    history = [Observation({"batch_size": 128, "optimizer": "rmsprop"}, 0.5)]
+    points = small.suggest(history, [], 12)
+    assert len(points) == 12
+    assert all(p["batch_size"] <= 32 for p in points)
+    nothing_runs = HyperoptSampler(CONDITIONAL, feasible=lambda point: False)
+    assert nothing_runs.suggest([], [], 3) == []

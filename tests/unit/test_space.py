@@ -137,3 +137,66 @@ def test_empty_file_is_an_empty_space(tmp_path):
     space = SearchSpace.load(write(tmp_path, "# nothing searched\n"))
     assert space.dimensions == () and space.fixed == {}
     assert space.to_hyperparams({}) == HyperParams()
+
+
+CONDITIONAL = """
+batch_size: {choice: [16, 32]}
+optimizer:
+  choice:
+    adam: {learning_rate: {loguniform: [0.0003, 0.01]}}
+    adadelta: {learning_rate: 1.0, clip_norm: {choice: [0.0, 5.0]}}
+    rmsprop:
+"""
+
+
+def test_a_choice_can_bring_parameters_of_its_own(tmp_path):
+    space = SearchSpace.load(write(tmp_path, CONDITIONAL))
+    optimizer = by_name(space)["optimizer"]
+    assert optimizer.values == ("adam", "adadelta", "rmsprop")
+    assert optimizer.branch("adam").dimensions == (
+        Dimension("learning_rate", "loguniform", (0.0003, 0.01)),)
+    assert optimizer.branch("adadelta").fixed == {"learning_rate": 1.0}
+    assert optimizer.branch("rmsprop") == SearchSpace((), {})
+    assert by_name(space)["batch_size"].branch(16) is None
+    assert space.names == ("batch_size", "optimizer", "learning_rate", "clip_norm")
+    assert space.describe()["optimizer"] == {"choice": {
+        "adam": {"learning_rate": {"loguniform": [0.0003, 0.01]}},
+        "adadelta": {"clip_norm": {"choice": [0.0, 5.0]}, "learning_rate": 1.0},
+        "rmsprop": {}}}
+
+
+def test_point_of_follows_the_chosen_option(tmp_path):
+    space = SearchSpace.load(write(tmp_path, CONDITIONAL))
+    adadelta = HyperParams(batch_size=16, optimizer="adadelta", learning_rate=1.0,
+                           clip_norm=0.0)
+    assert space.point_of(adadelta) == {"batch_size": 16, "optimizer": "adadelta",
+                                        "learning_rate": 1.0, "clip_norm": 0.0}
+    assert space.point_of(HyperParams(batch_size=32, optimizer="rmsprop")) == {
+        "batch_size": 32, "optimizer": "rmsprop"}
+    # An option the space does not offer brings nothing.
+    assert space.point_of(HyperParams(optimizer="sgd", learning_rate=0.1)) == {
+        "batch_size": 128, "optimizer": "sgd"}
+
+
+@pytest.mark.parametrize("text, detail", [
+    ("optimizer: {choice: {adam: {learning_rate: {loguniform: [0.0, 0.1]}}}}\n",
+     "optimizer.adam: learning_rate: loguniform needs low > 0"),
+    ("optimizer: {choice: {lbfgs: {}}}\n", "optimizer: 'lbfgs' is not one of"),
+    ("optimizer: {choice: {adam: [0.1]}}\n", "optimizer.adam: expected a mapping"),
+    ("optimizer: {choice: {adam: {optimizer: rmsprop}}}\n", "cannot depend on itself"),
+    ("learning_rate: 0.1\noptimizer: {choice: {adam: {learning_rate: 0.01}}}\n",
+     "optimizer.adam: learning_rate is also given outside optimizer"),
+])
+def test_bad_conditional_choice_names_the_option(tmp_path, text, detail):
+    path = write(tmp_path, text)
+    with pytest.raises(InputError) as caught:
+        SearchSpace.load(path)
+    assert str(path) in str(caught.value) and detail in str(caught.value)
+    assert "\n" not in str(caught.value)
+
+
+def test_smallest_batch_is_the_smallest_batch_and_sequence():
+    space = SearchSpace.from_mapping({"batch_size": {"choice": [64, 16]}, "seq_len": 100})
+    assert (space.smallest_batch().batch_size, space.smallest_batch().seq_len) == (16, 100)
+    assert SearchSpace((), {}).smallest_batch() == HyperParams(
+        batch_size=HyperParams().batch_size, seq_len=HyperParams().seq_len)
