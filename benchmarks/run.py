@@ -24,7 +24,8 @@ from pathlib import Path
 
 from benchmarks.common import REPO, default_corpus
 
-SECTIONS = ("data_path", "training_speed", "evaluation", "orchestration", "search_cost")
+SECTIONS = ("data_path", "training_speed", "evaluation", "orchestration", "search_cost",
+            "search_quality")
 
 
 def run_section(name: str, args, scratch: Path) -> dict:
@@ -65,7 +66,8 @@ def _n(value: float) -> str:
 
 
 def render(results: dict, args) -> str:
-    data, train, evaluation, orchestration, search = (results.get(name) for name in SECTIONS)
+    data, train, evaluation, orchestration, search, quality = (results.get(name)
+                                                               for name in SECTIONS)
     lines = [
         "# Benchmarks",
         "",
@@ -158,6 +160,8 @@ def render(results: dict, args) -> str:
         lines += orchestration_lines(orchestration)
     if search:
         lines += search_cost_lines(search)
+    if quality:
+        lines += search_quality_lines(quality)
     raw = args.output.with_suffix(".json").name
     lines += [f"Raw results, with when each section ran: `{raw}`.", ""]
     return "\n".join(lines)
@@ -281,6 +285,55 @@ def search_cost_lines(c: dict) -> list[str]:
     ]
 
 
+def search_quality_lines(q: dict) -> list[str]:
+    def loss(value):
+        return "-" if value is None else f"{value:.4f}"
+
+    def cells(row):
+        return " | ".join(
+            f"{loss(s['test_loss'])} ({s['trial_epochs']})" for s in row["seeds"])
+
+    names = {"today": "today (before the change)", "feasible": "+ nothing longer than a split",
+             "learning_rates": "+ a learning rate per optimizer",
+             "chance_pruning": "+ chance rule", "seed": "+ seed from the search id",
+             "converged_base": "+ base model to convergence",
+             "all": "**all together (the DAG now)**",
+             "tutorial_defaults": "tutorial's default hyper-parameters, no search"}
+    rows = {r["name"]: r for r in q["rows"]}
+    lines = [
+        "## 8. Search quality",
+        "",
+        f"The nightly default on the shared corpus's splits: {q['num_trials']} trials of at "
+        f"most {q['max_epochs']} epochs, 2 at a time, then the chosen parameters trained as "
+        "the base model and scored on the test split. Per seed: the champion's test loss "
+        "(nats per character) and, in brackets, the trial-epochs its search spent.",
+        "",
+        "| variant | " + " | ".join(f"seed {seed}" for seed in q["seeds"]) +
+        " | median test loss | failed trials | trials at chance | base epochs |",
+        "| --- | " + " | ".join("---:" for _ in q["seeds"]) + " | ---: | ---: | ---: | ---: |",
+    ]
+    for name, row in rows.items():
+        seeds = row["seeds"]
+        base_epochs = "/".join(str(s["base_epochs"]) for s in seeds)
+        failed = sum(s["failed"] for s in seeds)
+        chance = sum(s["at_chance"] for s in seeds)
+        lines.append(f"| {names.get(name, name)} | {cells(row)} | "
+                     f"{loss(row['median_test_loss'])} | {failed} | {chance} | "
+                     f"{base_epochs} |")
+    target = rows["tutorial_defaults"]["median_test_loss"]
+    ours = rows["all"]["median_test_loss"]
+    if target and ours:
+        lines += ["", f"All together against the tutorial's defaults, trained with the same "
+                      f"stopping rule and cap: **{1 - ours / target:.1%} lower** test loss "
+                      f"(target: at least 25 %)."]
+    below = [(s["base_best_val_loss"], s["best_trial_val_loss"]) for s in rows["all"]["seeds"]
+             if s["base_best_val_loss"] is not None and s["best_trial_val_loss"] is not None]
+    if below:
+        lines += ["", "The converged base model's best val_loss against its search's best "
+                      "trial: " + ", ".join(f"{b:.4f} vs {t:.4f}" for b, t in below) + "."]
+    return [*lines, ""]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--output", type=Path, default=REPO / "benchmarks" / "RESULTS.md")
@@ -291,13 +344,18 @@ def main(argv: list[str] | None = None) -> int:
                              "only write RESULTS.md again from RESULTS.json)")
     parser.add_argument("--quick", action="store_true",
                         help="tiny sizes and one config: checks the benchmarks run")
+    parser.add_argument("--scratch", type=Path, default=None,
+                        help="keep the sections' work here (default: a temporary folder); "
+                             "search_quality keeps each finished search there, so a run "
+                             "stopped half-way continues where it stopped")
     args = parser.parse_args(argv)
     raw = args.output.with_suffix(".json")
     # Running some sections keeps the others' last results (each says when it ran).
     results = json.loads(raw.read_text()) if raw.is_file() else {}
-    with tempfile.TemporaryDirectory(prefix="tweetbot-bench-") as scratch:
+    with tempfile.TemporaryDirectory(prefix="tweetbot-bench-") as temporary:
+        scratch = args.scratch or Path(temporary)
         for name in args.sections:
-            results[name] = run_section(name, args, Path(scratch))
+            results[name] = run_section(name, args, scratch)
             results[name]["ran_at"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     raw.write_text(json.dumps(results, indent=1) + "\n")
     args.output.write_text(render(results, args))

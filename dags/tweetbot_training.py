@@ -14,8 +14,9 @@ Retrains the character-level LSTM tweet generator and registers it in MLflow.
    `tweetbot_trials` pool. `num_trials` must be at most 6 × `parallel`.
 3. **select** — the fastest trial within `tolerance` of the best val_loss (see README);
    `trials.csv` and the trade-off plot go to the search's MLflow run.
-4. **train_base_model** — the chosen parameters, full train split, `final_epochs`;
-   resumes from its checkpoint when retried.
+4. **train_base_model** — the chosen parameters, full train split, until early
+   stopping (learning rate halved on plateaus, `final_epochs` at most); resumes from its
+   checkpoint when retried.
 5. **evaluate** — test-split loss of the new model and of the current champion.
 6. **register** — new version of `tweetbot-charrnn`, alias `candidate`; `champion`
    moves only if the new version is better on the test split.

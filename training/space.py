@@ -48,7 +48,8 @@ class Dimension:
         if not self.branches:
             return None
         for option, branch in zip(self.values, self.branches, strict=True):
-            if type(option) is type(value) and option == value:
+            # 0 and 0.0 are one option (YAML and pydantic may differ), True and 1 not.
+            if option == value and isinstance(option, bool) == isinstance(value, bool):
                 return branch
         return None
 

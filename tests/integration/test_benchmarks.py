@@ -38,7 +38,8 @@ def test_quick_bench_writes_every_section(tmp_path):
     report = output.read_text()
     for heading in ("## Machine", "## 1. Data path", "## 2. Training throughput",
                     "## 4. Evaluation and generation", "## 5. Memory",
-                    "## 6. Orchestration overhead", "## 7. Search cost"):
+                    "## 6. Orchestration overhead", "## 7. Search cost",
+                    "## 8. Search quality"):
         assert heading in report
     results = json.loads(output.with_suffix(".json").read_text())
     ratios = [results["data_path"]["ratio"], results["evaluation"]["ratio"],
@@ -56,3 +57,13 @@ def test_quick_bench_writes_every_section(tmp_path):
     # The tutorial-style search reaches its own best + 2 % by construction.
     assert seed["tutorial_epochs_to_target"] <= seed["tutorial_epochs_spent"]
     assert seed["subset"]["configurations"] == len(seed["trials"]["tutorial"])
+    quality = {row["name"]: row for row in results["search_quality"]["rows"]}
+    assert list(quality) == ["today", "feasible", "learning_rates", "chance_pruning", "seed",
+                             "converged_base", "all", "tutorial_defaults"]
+    for name in ("converged_base", "all", "tutorial_defaults"):
+        assert math.isfinite(quality[name]["median_test_loss"])
+    # With the splits measured, no trial fails for a batch longer than a split.
+    units = results["search_quality"]["units"]
+    for variant in ("feasible", "all"):
+        for trial in units[variant][0]["trials"]:
+            assert "shorter than one batch" not in (trial["failure_reason"] or "")

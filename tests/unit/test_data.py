@@ -1,7 +1,7 @@
 import pytest
 
 from training.config import HyperParams
-from training.data import check_splits, inspect_split, steps_per_epoch
+from training.data import check_splits, fits_splits, inspect_split, steps_per_epoch
 from training.errors import InputError
 from training.vocab import Vocabulary
 
@@ -61,3 +61,12 @@ def test_a_train_subset_too_short_for_a_batch_names_the_parameter(tmp_path):
         check_splits(tmp_path, params, VOCAB, max_train_chars=100)
     assert str(caught.value).startswith("max_train_chars 100 (of ")
     assert "shorter than one batch" in str(caught.value)
+
+
+def test_fits_splits_needs_one_batch_in_every_split():
+    params = HyperParams(batch_size=16, seq_len=31)  # 512 bytes a batch
+    assert fits_splits(params, {"train": 512, "validate": 512})
+    assert not fits_splits(params, {"train": 512, "validate": 511})
+    assert not fits_splits(params, {"train": 10_000, "validate": 10_000}, max_train_chars=511)
+    # max_train_chars only cuts the train split.
+    assert fits_splits(params, {"train": 10_000, "validate": 512}, max_train_chars=512)

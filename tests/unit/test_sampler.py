@@ -16,8 +16,15 @@ TINY_POINTS = [{"num_layers": n, "optimizer": o} for n in (1, 2) for o in ("adam
 
 
 def random_point(space: SearchSpace, rng: random.Random) -> dict:
-    return {d.name: rng.choice(d.values) if d.kind == "choice"
-            else round(rng.uniform(*d.values), 6) for d in space.dimensions}
+    """A point of ``space``, with the parameters its chosen options bring."""
+    point = {}
+    for d in space.dimensions:
+        value = point[d.name] = (rng.choice(d.values) if d.kind == "choice"
+                                 else round(rng.uniform(*d.values), 6))
+        branch = d.branch(value)
+        if branch is not None:
+            point.update({**branch.fixed, **random_point(branch, rng)})
+    return point
 
 
 def history_favouring_rnn_512(seed: int, n: int = 12) -> list[Observation]:

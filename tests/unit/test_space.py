@@ -18,6 +18,9 @@ TUTORIAL_SPACE = {
     "clip_norm": ("choice", (0.0, 5.0)),
     "drop_rate": ("uniform", (0.0, 0.5)),
 }
+# Each optimizer's learning-rate range in the default space.
+DEFAULT_RATES = {"rmsprop": (0.0005, 0.02), "adagrad": (0.1, 2.0), "adadelta": (1.0, 10.0),
+                 "adam": (0.0005, 0.02)}
 
 
 def by_name(space: SearchSpace) -> dict[str, Dimension]:
@@ -30,10 +33,16 @@ def write(tmp_path, text: str) -> Path:
     return path
 
 
-def test_default_file_is_the_tutorials_space():
+def test_default_file_is_the_tutorials_space_with_a_rate_per_optimizer():
     space = SearchSpace.load()
     assert {name: (d.kind, d.values) for name, d in by_name(space).items()} == TUTORIAL_SPACE
     assert space.fixed == {}
+    optimizer = by_name(space)["optimizer"]
+    for name, rates in DEFAULT_RATES.items():
+        assert optimizer.branch(name).dimensions == (
+            Dimension("learning_rate", "loguniform", rates),)
+    # Keras 3's default rate (0.001) is outside the ranges of the two that need more.
+    assert all(low > 0.001 for low, _ in (DEFAULT_RATES["adagrad"], DEFAULT_RATES["adadelta"]))
 
 
 def test_default_space_values_all_make_valid_hyperparams():
