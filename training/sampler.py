@@ -133,10 +133,6 @@ class HyperoptSampler:
         trials.refresh()
 
 
-def _label(prefix: str, name: str) -> str:
-    return f"{prefix}{name}"
-
-
 def _branch_prefix(prefix: str, dimension: Dimension, option) -> str:
     return f"{prefix}{dimension.name}={option}/"
 
@@ -147,7 +143,7 @@ def _expressions(space: SearchSpace, prefix: str = "") -> dict[str, Any]:
 
 
 def _expression(dimension: Dimension, prefix: str):
-    label = _label(prefix, dimension.name)
+    label = f"{prefix}{dimension.name}"
     if dimension.kind == "choice":
         if dimension.branches:
             return hp.choice(label, [
@@ -164,7 +160,7 @@ def _point_from_vals(space: SearchSpace, vals: Mapping[str, Any],
     """hyperopt's values (a choice as its option's index) as a point."""
     point = {}
     for dimension in space.dimensions:
-        value = vals[_label(prefix, dimension.name)]
+        value = vals[f"{prefix}{dimension.name}"]
         if dimension.kind != "choice":
             point[dimension.name] = round(float(value), 6)
             continue
@@ -183,13 +179,14 @@ def _vals_of(space: SearchSpace, point: Mapping[str, Any], prefix: str = "") -> 
     vals = {}
     for dimension in space.dimensions:
         value = point[dimension.name]
-        label = _label(prefix, dimension.name)
+        label = f"{prefix}{dimension.name}"
         if dimension.kind != "choice":
             vals[label] = float(value)
             continue
         keys = [point_key({"v": option}) for option in dimension.values]
         vals[label] = keys.index(point_key({"v": value}))
-        branch = dimension.branch(dimension.values[vals[label]])
+        option = dimension.values[vals[label]]  # as the space spells it
+        branch = dimension.branch(option)
         if branch is not None:
-            vals.update(_vals_of(branch, point, _branch_prefix(prefix, dimension, value)))
+            vals.update(_vals_of(branch, point, _branch_prefix(prefix, dimension, option)))
     return vals
