@@ -276,17 +276,18 @@ def add_arguments(parser: argparse.ArgumentParser, cls: type[Config], title: str
     group = parser.add_argument_group(title)
     for name, field in cls.model_fields.items():
         flag = "--" + name.replace("_", "-")
+        description = field.description.replace("%", "%%")  # argparse formats help with %
         if field.annotation is bool:
             # A switch that is on by default also gets its --no- form.
             action = argparse.BooleanOptionalAction if field.default else "store_true"
             group.add_argument(flag, action=action, default=argparse.SUPPRESS,
-                               help=field.description)
+                               help=description)
             continue
         allowed = choices(cls, name)
         base = next(t for t in _members(field.annotation) if t is not type(None))
         group.add_argument(flag, type=str if allowed else base, choices=allowed or None,
                            default=argparse.SUPPRESS,
-                           help=f"{field.description} (default: {field.default})",
+                           help=f"{description} (default: {field.default})",
                            metavar=None if allowed else name.upper())
 
 

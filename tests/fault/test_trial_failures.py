@@ -20,7 +20,9 @@ pytestmark = pytest.mark.fault
 
 def suggested_trial(search_id: str, splits, tmp_path, fit: FitSettings) -> TrialSpec:
     store = SearchStore(search_id)
-    (num, params), = suggest_trials(store, SearchSpace.load(), SearchSettings(num_trials=1), 1)
+    sizes = {name: (splits / f"{name}.txt").stat().st_size for name in ("train", "validate")}
+    (num, params), = suggest_trials(store, SearchSpace.load(), SearchSettings(num_trials=1), 1,
+                                    split_bytes=sizes)
     return TrialSpec(search_id=search_id, trial_num=num, data_dir=str(splits),
                      hyperparams=params, fit=fit, result_path=tmp_path / "result.json")
 

@@ -66,3 +66,11 @@ def test_a_switch_that_is_on_by_default_round_trips_through_its_no_flag():
     assert PruningSettings.from_mapping(given_arguments(parsed, PruningSettings)) == off
     assert "--prune-at-chance" in to_arguments(PruningSettings())
     assert given_arguments(parser.parse_args([]), PruningSettings) == {}
+
+
+def test_every_command_formats_its_help():
+    """argparse expands ``%`` in help text: a description holding one must not break --help."""
+    from training import search, train, trial
+
+    for module in (search, train, trial):
+        assert "--num-epochs" in module.build_parser().format_help()
