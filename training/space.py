@@ -12,8 +12,8 @@ rate, whose useful range depends on the optimizer::
 
     optimizer:
       choice:
-        adam: {learning_rate: {loguniform: [0.0003, 0.01]}}
-        adadelta: {learning_rate: {loguniform: [0.1, 3.0]}}
+        adam: {learning_rate: {loguniform: [0.0005, 0.02]}}
+        adadelta: {learning_rate: {loguniform: [1.0, 10.0]}}
 """
 
 from __future__ import annotations
