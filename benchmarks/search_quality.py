@@ -25,7 +25,9 @@ train split, and that model scored on the test split, for seeds 1-3:
 
 A variant and seed is a unit: its result is kept in the scratch folder as soon
 as it finishes, and a second run with the same ``--scratch`` reuses it, so the
-benchmark can be run in parts.
+benchmark can be run in parts (on 2 CPU cores a seed takes about an hour). The
+units behind RESULTS.md are kept in ``benchmarks/search_quality_units/``: copy
+them into ``<scratch>/search_quality/units/`` to add seeds or render again.
 """
 
 from __future__ import annotations
