@@ -216,6 +216,11 @@ class SearchSettings(Config):
     warm_start: int = Field(0, ge=0, le=100, description=(
         "seed the search with the champion's params and this many best trials of "
         "earlier searches (0: off)"))
+    past_trials: str | None = Field(None, description=(
+        "a trials.csv from an earlier search (the tutorial's or tweetbot's; a file "
+        "under the data root or s3://): its rows are finished trials the sampler "
+        "learns from, without using this search's budget; rows outside the space "
+        "are skipped and counted"))
 
 
 class SelectionPolicy(Config):

@@ -58,18 +58,13 @@ class TweetGenerator:
 
     @classmethod
     def from_checkpoint(cls, directory: Path, filename: str = BEST_FILENAME):
-        import keras
-
-        from training.model import inference_model_from
+        from training.model import inference_model_from, load_trained
 
         path = Path(directory) / filename
         if not path.is_file():
             raise InputError(f"{path}: no trained model there")
         vocab = Vocabulary.load(directory)
-        # safe_mode (Keras' default, said here so it stays): a model file may not
-        # carry code, such as a Lambda layer's pickled function.
-        trained = keras.models.load_model(path, compile=False, safe_mode=True)
-        return cls(inference_model_from(trained), vocab)
+        return cls(inference_model_from(load_trained(path)), vocab)
 
     def zero_states(self, rows: int) -> list[np.ndarray]:
         return [np.zeros((rows, self.state_size), np.float32)] * self.num_states

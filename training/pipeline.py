@@ -17,10 +17,11 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from training import storage, tracking
+from training import past_trials, storage, tracking
 from training.config import HyperParams, to_arguments
 from training.data import SPLIT_NAMES, check_splits
 from training.errors import InputError
+from training.past_trials import PastTrials
 from training.records import (
     PENDING,
     RUNNING,
@@ -55,6 +56,10 @@ def validate_splits(params: Mapping[str, Any], dag_run_id: str,
     location = config.data_location(published)
     store = tracking.current()
     _check_store_reachable(location, store, distributed)
+    past = PastTrials()
+    if config.search.past_trials:
+        past = past_trials.load(config.search.past_trials, config.space)
+        print(f"past_trials {config.search.past_trials}: {past.summary()}")
     local = storage.local_splits(location)
     infos = check_splits(local, config.space.smallest_batch(), Vocabulary.default(),
                          names=SPLIT_NAMES,
@@ -72,7 +77,8 @@ def validate_splits(params: Mapping[str, Any], dag_run_id: str,
         return None
     return RunInputs(search_id=search_id_for(dag_run_id), data_location=location,
                      data_sha256=data_sha256, config=config, tracking=store,
-                     split_bytes={name: info.num_bytes for name, info in infos.items()})
+                     split_bytes={name: info.num_bytes for name, info in infos.items()},
+                     past_trials=past)
 
 
 def _check_store_reachable(location: str, store: Tracking, distributed: bool) -> None:
@@ -114,7 +120,7 @@ def start_search(run: RunInputs) -> SearchRun:
     store = SearchStore(run.search_id)
     run_id = store.open_parent(search_params(config.space, config.search,
                                              config.trial_fit, run.data_location,
-                                             run.data_sha256))
+                                             run.data_sha256, run.past_trials))
     return SearchRun(search_id=store.search_id, run_id=run_id)
 
 
@@ -132,7 +138,8 @@ def suggest_round(run: RunInputs, round_index: int) -> list[Step]:
     fresh = suggest_trials(store, config.space, config.search,
                            config.search.parallel - len(waiting), round_index,
                            split_bytes=run.split_bytes,
-                           max_train_chars=config.pipeline.max_train_chars)
+                           max_train_chars=config.pipeline.max_train_chars,
+                           past=run.past_trials)
     return [TrialSpec(search_id=run.search_id, trial_num=num, data_dir=run.data_location,
                       hyperparams=params, fit=config.trial_fit, pruning=config.pruning)
             .step(label=_trial_label(num, params, config.space),
@@ -205,20 +212,8 @@ def register(run: RunInputs, chosen: ChosenTrial, trained: TrainedModel,
     if not trained.model_uri:
         raise RuntimeError(f"training run {trained.run_id} logged no model")
     version_tags = {tags.DAG_RUN_ID: dag_run_id, tags.DATA_SHA256: run.data_sha256,
-                    tags.SEARCH_RUN_ID: chosen.search_run_id,
-                    tags.TEST_LOSS: f"{evaluation.test_loss:.6f}"}
-    version = registry.register(trained.run_id, trained.model_uri, version_tags)
-    promoted = registry.promote_if_better(version, evaluation.test_loss,
-                                          evaluation.champion_test_loss,
-                                          evaluated_against=evaluation.champion_version)
-    if promoted:
-        verdict = f"v{version.version} is the new champion"
-    else:
-        champion = registry.champion()
-        moved = champion is not None and int(champion.version) != evaluation.champion_version
-        verdict = (f"v{version.version} stays candidate; champion v{champion.version} " + (
-            "was promoted by another run meanwhile and is better, or was tested on other "
-            "splits" if moved else "is better on the test split"))
-    print(verdict)
-    return Registration(run_id=trained.run_id, version=int(version.version),
-                        champion=promoted, test_loss=evaluation.test_loss, verdict=verdict)
+                    tags.SEARCH_RUN_ID: chosen.search_run_id}
+    registration = registry.register_evaluated(trained.run_id, trained.model_uri,
+                                               evaluation, version_tags)
+    print(registration.verdict)
+    return registration

@@ -26,6 +26,7 @@ from typing import Literal
 from pydantic import Field
 
 from training.config import Frozen, HyperParams
+from training.past_trials import PastTrials
 from training.run_config import RunConfig
 
 TrialStatus = Literal["pending", "running", "ok", "pruned", "failed"]
@@ -100,6 +101,7 @@ class RunInputs(Frozen):
     split_bytes: dict[str, int]
     config: RunConfig
     tracking: Tracking
+    past_trials: PastTrials = PastTrials()  # the run's past_trials file, read once
 
 
 class SearchRun(Frozen):

@@ -49,7 +49,8 @@ GPU_QUEUE = "tweetbot_gpu"
 # The run parameters: every field of these settings, or the fields named.
 PARAM_FIELDS = {
     PipelineSettings: None,
-    SearchSettings: ("num_trials", "parallel", "algorithm", "n_startup_jobs", "warm_start"),
+    SearchSettings: ("num_trials", "parallel", "algorithm", "n_startup_jobs", "warm_start",
+                     "past_trials"),
     SelectionPolicy: None,
     PruningSettings: ("pruning",),
 }
@@ -59,7 +60,7 @@ SECTIONS = {
     "Data": ("data_location", "force"),
     "Search": ("num_trials", "parallel", "max_epochs", "final_epochs", "max_train_chars",
                "algorithm",
-               "n_startup_jobs", "warm_start", "pruning"),
+               "n_startup_jobs", "warm_start", "past_trials", "pruning"),
     "Selection": ("policy", "tolerance", "weight"),
     "Search space": ("space_overrides",),
 }

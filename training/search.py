@@ -21,7 +21,7 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from pathlib import Path
 
-from training import runner, storage
+from training import past_trials, runner, storage
 from training.config import (
     FitSettings,
     HyperParams,
@@ -34,6 +34,7 @@ from training.config import (
 )
 from training.data import check_splits
 from training.errors import InputError
+from training.past_trials import PastTrials
 from training.records import FAILED, TrialRecord, trial_name
 from training.search_report import describe, finish_search, format_table, search_params
 from training.selection import NoTrialSucceeded
@@ -50,19 +51,21 @@ class LocalSearch:
     def __init__(self, search_id: str, data_dir: str, space: SearchSpace,
                  search: SearchSettings, fit: FitSettings, pruning: PruningSettings,
                  report: Callable[[str], None] = print,
-                 split_bytes: Mapping[str, int] | None = None):
+                 split_bytes: Mapping[str, int] | None = None,
+                 past: PastTrials | None = None):
         """``split_bytes``: the splits' sizes, so that no trial is suggested whose
-        batch is longer than a split (see ``measure_splits``)."""
+        batch is longer than a split (see ``measure_splits``). ``past``: an earlier
+        search's trials to learn from (``training.past_trials``)."""
         self.store = SearchStore(search_id)
         self.data_dir, self.space, self.search = data_dir, space, search
-        self.split_bytes = split_bytes
+        self.split_bytes, self.past = split_bytes, past or PastTrials()
         self.fit, self.pruning, self.report = fit, pruning, report
         self.folder = runner.folder(search_id)
         self.finished = 0
 
     def run(self) -> None:
         self.store.open_parent(search_params(self.space, self.search, self.fit,
-                                             str(self.data_dir)))
+                                             str(self.data_dir), past=self.past))
         records = self.store.trials()
         # Trials suggested by an earlier, interrupted run go first.
         queue = [(r.trial_num, r.hyperparams) for r in records if not r.finished]
@@ -75,7 +78,8 @@ class LocalSearch:
                     if free > 0 and not queue:
                         queue = suggest_trials(self.store, self.space, self.search, free,
                                                split_bytes=self.split_bytes,
-                                               max_train_chars=self.fit.max_train_chars)
+                                               max_train_chars=self.fit.max_train_chars,
+                                               past=self.past)
                     while queue and len(running) < self.search.parallel:
                         trial_num, params = queue.pop(0)
                         running[pool.submit(self._run_trial, trial_num, params)] = trial_num
@@ -151,10 +155,13 @@ def main(argv: list[str] | None = None) -> int:
         policy = SelectionPolicy.from_mapping(given_arguments(args, SelectionPolicy))
         if not storage.is_s3(args.data_dir) and not Path(args.data_dir).is_dir():
             raise InputError(f"--data-dir {args.data_dir}: not a folder")
+        past = past_trials.load(search.past_trials, space) if search.past_trials else None
         driver = LocalSearch(search_id, args.data_dir, space, search, fit, pruning,
-                             split_bytes=measure_splits(args.data_dir, space, fit))
+                             split_bytes=measure_splits(args.data_dir, space, fit), past=past)
         print(f"search {search_id}: {search.num_trials} trials, {search.parallel} at a "
               f"time, at most {fit.num_epochs} epochs each; logs in {driver.folder}")
+        if search.past_trials:
+            print(f"--past-trials {search.past_trials}: {past.summary()}")
         driver.run()
         selection = finish_search(driver.store, policy, fit.num_epochs)
     except InputError as error:

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from training.config import FitSettings, SearchSettings, SelectionPolicy
+from training.past_trials import PastTrials
 from training.records import FAILED, PRUNED, TrialRecord
 from training.selection import NoTrialSucceeded, Selection, pareto_front, rank, select
 from training.space import SearchSpace
@@ -35,12 +36,16 @@ CSV_COLUMNS = ("rank", "trial_num", "val_loss", "train_loss", "num_epochs",
 
 
 def search_params(space: SearchSpace, search: SearchSettings, trial_fit: FitSettings,
-                  data_location: str, data_sha256: str | None = None) -> dict:
+                  data_location: str, data_sha256: str | None = None,
+                  past: PastTrials | None = None) -> dict:
     """What a search's parent run records about it, as MLflow params."""
     params = {"space": json.dumps(space.describe()), **search.to_dict(),
               "max_epochs": trial_fit.num_epochs,
               "max_train_chars": trial_fit.max_train_chars or "all",
               "data_location": data_location}
+    if past is not None and search.past_trials:
+        params |= {"past_trials_used": len(past.trials),
+                   "past_trials_skipped": sum(past.skipped.values())}
     return {**params, "data_sha256": data_sha256} if data_sha256 else params
 
 

@@ -48,8 +48,7 @@ class Dimension:
         if not self.branches:
             return None
         for option, branch in zip(self.values, self.branches, strict=True):
-            # 0 and 0.0 are one option (YAML and pydantic may differ), True and 1 not.
-            if option == value and isinstance(option, bool) == isinstance(value, bool):
+            if _same(value, option):
                 return branch
         return None
 
@@ -127,6 +126,27 @@ class SearchSpace:
                 point.update(branch.point_of(hyperparams))
         return point
 
+    def contains(self, hyperparams: HyperParams) -> bool:
+        """Whether this space could have suggested ``hyperparams``: its fixed
+        values, an option of each choice, a value within each range, and the
+        same of the sub-space its choices select."""
+        if any(not _same(getattr(hyperparams, k), v) for k, v in self.fixed.items()):
+            return False
+        for dimension in self.dimensions:
+            value = getattr(hyperparams, dimension.name)
+            if dimension.kind == "choice":
+                if not any(_same(value, option) for option in dimension.values):
+                    return False
+                branch = dimension.branch(value)
+                if branch is not None and not branch.contains(hyperparams):
+                    return False
+            else:
+                low, high = dimension.values
+                # Points are stored rounded to 6 decimals (training.sampler).
+                if value is None or not low - 1e-6 <= value <= high + 1e-6:
+                    return False
+        return True
+
     def to_hyperparams(self, point: Mapping[str, Any]) -> HyperParams:
         return HyperParams.from_mapping({**self.fixed, **point})
 
@@ -151,6 +171,11 @@ class SearchSpace:
                                               strict=True)}
 
         return {**{d.name: {d.kind: values(d)} for d in self.dimensions}, **self.fixed}
+
+
+def _same(value, option) -> bool:
+    """0 and 0.0 are one value (YAML and pydantic may differ), True and 1 not."""
+    return value == option and isinstance(value, bool) == isinstance(option, bool)
 
 
 def _dimension(source: str, name: str, kind: str, values) -> Dimension:

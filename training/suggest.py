@@ -13,6 +13,7 @@ from collections.abc import Mapping
 
 from training.config import HyperParams, SearchSettings
 from training.data import fits_splits
+from training.past_trials import PastTrials
 from training.records import OK, PRUNED
 from training.space import SearchSpace
 from training.tracking import registry
@@ -22,7 +23,8 @@ from training.tracking.search_store import SearchStore
 def suggest_trials(store: SearchStore, space: SearchSpace, search: SearchSettings,
                    k: int, round_index: int | None = None, *,
                    split_bytes: Mapping[str, int] | None = None,
-                   max_train_chars: int | None = None) -> list[tuple[int, HyperParams]]:
+                   max_train_chars: int | None = None,
+                   past: PastTrials | None = None) -> list[tuple[int, HyperParams]]:
     """Record up to ``k`` new trials (status pending) and return them;
     ``round_index``: the DAG round suggesting them.
 
@@ -30,6 +32,8 @@ def suggest_trials(store: SearchStore, space: SearchSpace, search: SearchSetting
     unfinished ones count as pending. Never exceeds ``num_trials`` in total.
     ``split_bytes`` (name: size, as ``validate_splits`` measured them): no point
     whose batch is longer than a split is suggested, warm starts included.
+    ``past``: finished trials of an earlier search (``past_trials``), learnt
+    from like this search's own.
     """
     records = store.trials()
     k = min(k, search.num_trials - len(records))
@@ -41,9 +45,11 @@ def suggest_trials(store: SearchStore, space: SearchSpace, search: SearchSetting
     def runs_here(params: HyperParams) -> bool:
         return split_bytes is None or fits_splits(params, split_bytes, max_train_chars)
 
-    observations = [Observation(space.point_of(r.hyperparams),
-                                r.val_loss if r.status in (OK, PRUNED) else None)
-                    for r in records if r.finished]
+    observations = [Observation(space.point_of(t.hyperparams), t.val_loss)
+                    for t in (past.trials if past else ())]
+    observations += [Observation(space.point_of(r.hyperparams),
+                                 r.val_loss if r.status in (OK, PRUNED) else None)
+                     for r in records if r.finished]
     taken = [space.point_of(r.hyperparams) for r in records if not r.finished]
     chosen: list[HyperParams] = []
     if not records and search.warm_start:

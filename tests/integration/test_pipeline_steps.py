@@ -56,3 +56,26 @@ def test_every_step_command_carries_the_runs_store(sample_splits):
     trial, = pipeline.suggest_round(run, round_index=0)
     assert trial.environment == {"MLFLOW_TRACKING_URI": run.tracking.uri,
                                  "TWEETBOT_EXPERIMENT": "tweetbot"}
+
+
+def test_a_runs_past_trials_are_read_once_and_recorded_on_its_search(sample_splits):
+    csv_path = sample_splits.parent / "tutorial-trials.csv"
+    csv_path.write_text(
+        "rank,trial_num,val_loss,train_loss,num_epochs,avg_epoch_seconds,batch_size,"
+        "drop_rate,embedding_size,num_layers,rnn_size,seq_len,optimizer,clip_norm,status\n"
+        "1,1,1.6,1.5,10,60,8,0.0,64,1,256,16,adam,5.0,ok\n"
+        "2,2,1.9,1.8,10,60,8,0.0,64,1,256,16,adagrad,5.0,ok\n")  # adagrad at 0.01: outside
+    run = pipeline.validate_splits({**TINY, "data_location": str(sample_splits),
+                                    "past_trials": str(csv_path)}, "run-3")
+    assert [t.val_loss for t in run.past_trials.trials] == [1.6]
+    # The parsed rows travel with the run (XCom), so no later step reads the file.
+    assert type(run).from_json(run.to_json()).past_trials == run.past_trials
+    pipeline.start_search(run)
+    params = SearchStore(run.search_id).find_parent().data.params
+    assert (params["past_trials"], params["past_trials_used"],
+            params["past_trials_skipped"]) == (str(csv_path), "1", "1")
+
+    csv_path.write_text("trial,loss\n1,1.6\n")
+    with pytest.raises(InputError, match=r"past_trials: .*tutorial-trials.csv: no column"):
+        pipeline.validate_splits({**TINY, "data_location": str(sample_splits),
+                                  "past_trials": str(csv_path)}, "run-4")

@@ -17,7 +17,7 @@ from pathlib import Path
 import mlflow
 import pytest
 
-from training import runner, stop_signals, trial
+from training import past_trials, runner, stop_signals, trial
 from training.checkpoints import TrainingState
 from training.config import (
     FitSettings,
@@ -356,3 +356,26 @@ def test_ctrl_c_leaves_a_search_to_continue_not_failed(tmp_path, sample_splits):
         resumed = TrainingState.load(runner.folder("interrupted") / name)
         assert resumed.epochs[:state.epochs_done] == state.epochs
         assert resumed.mlflow_run_id == state.mlflow_run_id
+
+
+def test_a_past_searchs_trials_csv_steers_the_sampler_without_using_the_budget():
+    """The tutorial's trials.csv (no learning_rate column): rows with 512 units
+    had a third of the others' loss; TPE, counting them as its startup trials,
+    goes for 512 from the first suggestion on."""
+    header = ("rank,trial_num,val_loss,train_loss,num_epochs,avg_epoch_seconds,batch_size,"
+              "drop_rate,embedding_size,num_layers,rnn_size,seq_len,optimizer,clip_norm,"
+              "status")
+    rows = [f"{i},{i},{1.0 if size == 512 else 3.0},1,10,60,64,0.0,64,1,{size},64,rmsprop,"
+            f"5.0,ok" for i, size in enumerate((64, 128, 256, 512) * 3, start=1)]
+    past = past_trials.parse("\n".join([header, *rows]), SearchSpace.load())
+    assert len(past.trials) == 12
+
+    def share_of_512(search_id: str, **kwargs) -> float:
+        suggested = suggest_trials(SearchStore(search_id), SearchSpace.load(),
+                                   SearchSettings(num_trials=6, n_startup_jobs=5), 6, **kwargs)
+        assert len(suggested) == 6  # the past rows take none of the budget
+        return sum(params.rnn_size == 512 for _, params in suggested) / 6
+
+    informed = [share_of_512(f"informed-{n}", past=past) for n in range(3)]
+    blind = [share_of_512(f"blind-{n}") for n in range(3)]
+    assert sum(informed) / 3 >= 0.5 > sum(blind) / 3

@@ -18,6 +18,7 @@ from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_ra
 
 from training import tracking
 from training.config import HyperParams
+from training.records import Evaluation, Registration
 from training.tracking import tags
 
 MODEL_NAME = "tweetbot-charrnn"
@@ -45,9 +46,7 @@ def version_by_alias(alias: str) -> ModelVersion | None:
 
 def version_trained_on(data_sha256: str) -> ModelVersion | None:
     """The newest version trained on splits with this hash, promoted or not."""
-    versions = tracking.client().search_model_versions(
-        f"name = '{MODEL_NAME}' and tags.`{tags.DATA_SHA256}` = '{data_sha256}'")
-    return max(versions, key=lambda v: int(v.version), default=None)
+    return version_with_tag(tags.DATA_SHA256, data_sha256)
 
 
 def champion() -> ModelVersion | None:
@@ -135,3 +134,31 @@ def promote_if_better(version: ModelVersion, test_loss: float,
         return False
     _set_alias(CHAMPION, version.version)
     return True
+
+
+def register_evaluated(run_id: str, model_uri: str, evaluation: Evaluation,
+                       version_tags: dict[str, str]) -> Registration:
+    """Register a tested model as a version (alias ``candidate``) and move
+    ``champion`` to it only if it is better on the test split; says which."""
+    version = register(run_id, model_uri,
+                       {**version_tags, tags.TEST_LOSS: f"{evaluation.test_loss:.6f}"})
+    promoted = promote_if_better(version, evaluation.test_loss,
+                                 evaluation.champion_test_loss,
+                                 evaluated_against=evaluation.champion_version)
+    if promoted:
+        verdict = f"v{version.version} is the new champion"
+    else:
+        current = champion()
+        moved = current is not None and int(current.version) != evaluation.champion_version
+        verdict = (f"v{version.version} stays candidate; champion v{current.version} " + (
+            "was promoted by another run meanwhile and is better, or was tested on other "
+            "splits" if moved else "is better on the test split"))
+    return Registration(run_id=run_id, version=int(version.version), champion=promoted,
+                        test_loss=evaluation.test_loss, verdict=verdict)
+
+
+def version_with_tag(key: str, value: str) -> ModelVersion | None:
+    """The newest version carrying tag ``key`` = ``value``."""
+    versions = tracking.client().search_model_versions(
+        f"name = '{MODEL_NAME}' and tags.`{key}` = '{value}'")
+    return max(versions, key=lambda v: int(v.version), default=None)

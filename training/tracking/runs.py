@@ -64,6 +64,10 @@ class TrainingRun:
             "avg_epoch_seconds": sum(r.epoch_seconds for r in state.epochs) / state.epochs_done,
         })
         mlflow.set_tag(tags.STOP_REASON, state.stop_reason)
+        self.log_files(files)
+
+    def log_files(self, files: list[tuple[str, Path]]) -> None:
+        """Each ``(artifact folder, file or folder)`` that exists."""
         for artifact_path, path in files:
             if Path(path).is_dir():
                 mlflow.log_artifacts(str(path), artifact_path)

@@ -3,11 +3,13 @@
 Runs: ``KIND`` says what a run is (``search``, ``trial``, ``train``); trials and
 their search share ``SEARCH_ID``, so any process finds them without being handed
 run ids. Model versions carry the lineage tags (``DAG_RUN_ID``, ``SEARCH_RUN_ID``,
-``DATA_SHA256``, ``TEST_LOSS``).
+``DATA_SHA256``, ``TEST_LOSS``); an imported model, where it came from
+(``SOURCE_FILE``, ``SOURCE_SHA256``, ``SOURCE_FORMAT``).
 """
 
 KIND = "tweetbot.kind"
 SEARCH, TRIAL, TRAIN = "search", "trial", "train"  # values of KIND
+IMPORT = "import"  # a model trained elsewhere (the tutorial's HDF5 file)
 
 SEARCH_ID = "tweetbot.search_id"
 TRIAL_NUM = "tweetbot.trial_num"
@@ -27,3 +29,7 @@ SEARCH_RUN_ID = "tweetbot.search_run_id"
 CHOSEN_TRIAL_RUN_ID = "tweetbot.chosen_trial_run_id"
 DATA_SHA256 = "tweetbot.data_sha256"
 TEST_LOSS = "tweetbot.test_loss"
+
+SOURCE_FILE = "tweetbot.source_file"
+SOURCE_SHA256 = "tweetbot.source_sha256"
+SOURCE_FORMAT = "tweetbot.source_format"
