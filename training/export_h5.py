@@ -37,27 +37,6 @@ def export(checkpoint_dir: Path, path: Path) -> Path:
     return legacy_h5.write(legacy_h5.from_training_model(load_trained(model_file)), path)
 
 
-def model_folder(model_uri: str, destination: Path) -> Path:
-    """The checkpoint folder inside a logged or registered model, downloaded."""
-    import mlflow
-    from mlflow.exceptions import MlflowException
-
-    from training import tracking
-
-    tracking.configure()
-    try:
-        local = Path(mlflow.artifacts.download_artifacts(artifact_uri=model_uri,
-                                                         dst_path=str(destination)))
-    except MlflowException as error:
-        first = str(error).splitlines()[0]
-        raise InputError(f"--model-uri {model_uri}: cannot load ({first})") from None
-    flavor = mlflow.models.Model.load(str(local)).flavors.get("python_function", {})
-    bundle = flavor.get("artifacts", {}).get("checkpoint", {}).get("path")
-    if bundle is None:
-        raise InputError(f"--model-uri {model_uri}: not a tweetbot model (no checkpoint)")
-    return local / bundle
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m training.export_h5",
@@ -73,8 +52,12 @@ def main(argv: list[str] | None = None) -> int:
         if args.output.suffix.lower() not in (".h5", ".hdf5"):
             raise InputError(f"{args.output}: name it .h5 or .hdf5, as Keras 2 expects")
         with tempfile.TemporaryDirectory() as scratch:
-            folder = (model_folder(args.model_uri, Path(scratch)) if args.model_uri
-                      else args.checkpoint_dir)
+            if args.model_uri:
+                from training.tracking.pyfunc import download_checkpoint
+
+                folder = download_checkpoint(args.model_uri, Path(scratch))
+            else:
+                folder = args.checkpoint_dir
             written = export(folder, args.output)
     except InputError as error:
         print(f"error: {error}", file=sys.stderr)

@@ -135,6 +135,23 @@ def log_generator_model(checkpoint_dir: Path) -> str:
     return info.model_uri
 
 
+def download_checkpoint(model_uri: str, destination: Path) -> Path:
+    """The checkpoint folder (best.keras, vocab.json) inside a logged or
+    registered model, downloaded under ``destination``."""
+    tracking.configure()
+    try:
+        local = Path(mlflow.artifacts.download_artifacts(artifact_uri=model_uri,
+                                                         dst_path=str(destination)))
+    except MlflowException as error:
+        first = str(error).splitlines()[0]
+        raise InputError(f"--model-uri {model_uri}: cannot load ({first})") from None
+    flavor = mlflow.models.Model.load(str(local)).flavors.get("python_function", {})
+    bundle = flavor.get("artifacts", {}).get("checkpoint", {}).get("path")
+    if bundle is None:
+        raise InputError(f"--model-uri {model_uri}: not a tweetbot model (no checkpoint)")
+    return local / bundle
+
+
 def generate(model_uri: str, request: GenerationRequest) -> list[str]:
     """Tweets from a logged or registered model (``models:/name@alias``)."""
     tracking.configure()
