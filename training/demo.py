@@ -98,13 +98,18 @@ def report() -> None:
     champion = registry.champion()
     if champion is None:
         raise SystemExit("error: no champion was registered; see the log")
-    search_tags = runs.tags_of(champion.tags[tags.SEARCH_RUN_ID])
-    search_id = search_tags[tags.SEARCH_ID]
-    print(f"\nsearch {search_id}:")
-    print(format_table(SearchStore(search_id).trials()))
-    print(f"chosen: {search_tags.get(tags.SELECTION)}")
+    search_run_id = champion.tags.get(tags.SEARCH_RUN_ID)
+    if search_run_id is None:  # an imported model (training.import_h5) won
+        origin = f"imported from {champion.tags.get(tags.SOURCE_FILE)}, no search"
+    else:
+        search_tags = runs.tags_of(search_run_id)
+        search_id = search_tags[tags.SEARCH_ID]
+        print(f"\nsearch {search_id}:")
+        print(format_table(SearchStore(search_id).trials()))
+        print(f"chosen: {search_tags.get(tags.SELECTION)}")
+        origin = f"run {champion.run_id}"
     print(f"\nchampion: {registry.MODEL_NAME} version {champion.version} "
-          f"(test_loss {champion.tags.get(tags.TEST_LOSS)}, run {champion.run_id})")
+          f"(test_loss {champion.tags.get(tags.TEST_LOSS)}, {origin})")
     uri = registry.model_uri(registry.CHAMPION)
     print(f"generated with {uri}:")
     request = GenerationRequest(prompt="", n=5, temperature=0.7, seed=7)

@@ -18,6 +18,7 @@ import pytest
 
 from training import export_h5, import_h5, legacy_h5, tracking
 from training.data import TEST, split_path
+from training.demo import report
 from training.tracking import registry, runs, tags
 from training.vocab import Vocabulary
 
@@ -109,7 +110,8 @@ def test_a_keras_2_tutorial_model_imports_and_exports_with_the_same_predictions(
     assert len(versions()) == 1
 
 
-def test_an_imported_model_is_scored_and_gated_like_any_version(tmp_path, sample_splits):
+def test_an_imported_model_is_scored_and_gated_like_any_version(tmp_path, sample_splits,
+                                                                capsys):
     """A model predicting the test split's character frequencies everywhere
     scores their cross-entropy, computed here independently; it beats a random
     model and becomes champion, and a worse import after it stays candidate."""
@@ -134,6 +136,10 @@ def test_an_imported_model_is_scored_and_gated_like_any_version(tmp_path, sample
     assert not worse.champion
     assert worse.verdict == "v3 stays candidate; champion v2 is better on the test split"
     assert int(registry.version_by_alias(registry.CANDIDATE).version) == 3
+    # The demo's report names a champion that no search made by its source.
+    report()
+    assert (f"champion: tweetbot-charrnn version 2 (test_loss {better.test_loss:.6f}, "
+            f"imported from frequencies.h5, no search)") in capsys.readouterr().out
 
 
 def test_a_file_that_is_not_the_tutorials_model_is_refused_in_one_line(
