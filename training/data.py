@@ -108,7 +108,7 @@ def check_long_enough(info: SplitInfo, hyperparams: HyperParams,
                       max_bytes: int | None = None) -> None:
     """A stateful model consumes whole batches; a split shorter than one fails."""
     num_bytes = used_bytes(info.num_bytes, max_bytes)
-    if steps_per_epoch(num_bytes, hyperparams.batch_size, hyperparams.seq_len) >= 1:
+    if holds_a_batch(num_bytes, hyperparams):
         return
     what = (f"{info.path}: {info.num_bytes:,} bytes" if num_bytes == info.num_bytes else
             f"max_train_chars {max_bytes:,} (of {info.path})")
@@ -122,9 +122,13 @@ def fits_splits(hyperparams: HyperParams, split_bytes: Mapping[str, int],
                 max_train_chars: int | None = None) -> bool:
     """Whether every split of ``split_bytes`` (name: size) holds at least one batch
     of ``hyperparams`` (the train split: within its first ``max_train_chars``)."""
-    return all(steps_per_epoch(used_bytes(size, max_train_chars if name == TRAIN else None),
-                               hyperparams.batch_size, hyperparams.seq_len) >= 1
+    return all(holds_a_batch(used_bytes(size, max_train_chars if name == TRAIN else None),
+                             hyperparams)
                for name, size in split_bytes.items())
+
+
+def holds_a_batch(num_bytes: int, hyperparams: HyperParams) -> bool:
+    return steps_per_epoch(num_bytes, hyperparams.batch_size, hyperparams.seq_len) >= 1
 
 
 def check_splits(data_dir: Path, hyperparams: HyperParams, vocab: Vocabulary,
