@@ -1,9 +1,11 @@
-"""Airflow plugin: from a tweetbot task, a link to the MLflow run it produced.
+"""Airflow plugin: from a tweetbot task, links to the MLflow runs it produced.
 
 Tweetbot's tasks return small JSON results (``training.records``), and each one
-an MLflow run stands behind carries its ``run_id``; the link opens that run in
-the MLflow UI at ``TWEETBOT_MLFLOW_UI_URL`` (or the tracking server's address).
-Tasks without a run id show no link.
+an MLflow run stands behind carries its ``run_id``; "MLflow run" opens that run
+in the MLflow UI at ``TWEETBOT_MLFLOW_UI_URL`` (or the tracking server's
+address). ``select``'s result also lists the search's trial runs: "Compare
+trials" opens MLflow's comparison of them (metrics, params, parallel
+coordinates). Tasks without a run id show no link.
 
 Airflow 3 computes global links in the API server, for every task of every DAG,
 reading the task's return value from the metadata database (there is no task
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import json
 import logging
+from urllib.parse import quote
 
 from airflow.plugins_manager import AirflowPlugin
 from airflow.sdk import BaseOperatorLink
@@ -37,6 +40,18 @@ def run_url(base: str | None, run_id: str | None) -> str:
     return f"{base}/#/runs/{run_id}"
 
 
+def compare_url(base: str | None, value) -> str:
+    """MLflow's compare view of the trial runs in a ``select`` result."""
+    if not base or not isinstance(value, dict):
+        return ""
+    runs, experiment = value.get("trial_run_ids"), value.get("experiment_id")
+    if not runs or not isinstance(runs, list) or not isinstance(experiment, str):
+        return ""
+    # The UI reads both as JSON lists (MLflow's getCompareRunPageRoute).
+    return (f"{base}/#/compare-runs?runs={quote(json.dumps(runs))}"
+            f"&experiments={quote(json.dumps([experiment]))}")
+
+
 def return_value(ti_key):
     from airflow.models.xcom import XComModel
     from airflow.utils.session import create_session
@@ -54,8 +69,11 @@ def return_value(ti_key):
         return None
 
 
-class MlflowRunLink(BaseOperatorLink):
-    name = "MLflow run"
+class _ResultLink(BaseOperatorLink):
+    """A link computed from a tweetbot task's result and the MLflow UI's address."""
+
+    def url(self, base: str | None, value) -> str:
+        raise NotImplementedError
 
     def get_link(self, operator, *, ti_key) -> str:
         if ti_key.dag_id not in TWEETBOT_DAG_IDS:
@@ -63,12 +81,26 @@ class MlflowRunLink(BaseOperatorLink):
         try:
             from training.tracking import ui_url
 
-            return run_url(ui_url(), run_id_of(return_value(ti_key)))
+            return self.url(ui_url(), return_value(ti_key))
         except Exception:  # a broken link must not break the page
-            log.warning("no MLflow link for %s", ti_key, exc_info=True)
+            log.warning("no %s link for %s", self.name, ti_key, exc_info=True)
             return ""
+
+
+class MlflowRunLink(_ResultLink):
+    name = "MLflow run"
+
+    def url(self, base, value) -> str:
+        return run_url(base, run_id_of(value))
+
+
+class MlflowCompareLink(_ResultLink):
+    name = "Compare trials"
+
+    def url(self, base, value) -> str:
+        return compare_url(base, value)
 
 
 class TweetbotPlugin(AirflowPlugin):
     name = "tweetbot"
-    global_operator_extra_links = [MlflowRunLink()]
+    global_operator_extra_links = [MlflowRunLink(), MlflowCompareLink()]

@@ -23,7 +23,9 @@ from training.data import SPLIT_NAMES, check_splits
 from training.errors import InputError
 from training.past_trials import PastTrials
 from training.records import (
+    OK,
     PENDING,
+    PRUNED,
     RUNNING,
     ChosenTrial,
     Evaluation,
@@ -175,9 +177,11 @@ def select(run: RunInputs) -> ChosenTrial:
     _fail_unfinished(store)
     selection = finish_search(store, run.config.policy, run.config.pipeline.max_epochs)
     chosen = selection.trial
+    reported = [t.run_id for t in store.trials() if t.status in (OK, PRUNED)]
     return ChosenTrial(run_id=store.find_parent().info.run_id, trial_num=chosen.trial_num,
                        trial_run_id=chosen.run_id, hyperparams=chosen.hyperparams,
-                       val_loss=chosen.val_loss, reason=selection.reason)
+                       val_loss=chosen.val_loss, reason=selection.reason,
+                       experiment_id=store.experiment_id, trial_run_ids=tuple(reported))
 
 
 # --- the base model ---------------------------------------------------------------

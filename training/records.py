@@ -120,6 +120,9 @@ class ChosenTrial(Frozen):
     hyperparams: HyperParams
     val_loss: float
     reason: str
+    # For the "Compare trials" link: the experiment and every trial that reported.
+    experiment_id: str | None = None
+    trial_run_ids: tuple[str, ...] = ()
 
     @property
     def search_run_id(self) -> str:

@@ -8,6 +8,7 @@ import pytest
 
 from training import pipeline
 from training.errors import InputError
+from training.records import FAILED, OK, PRUNED
 from training.tracking.search_store import SearchStore
 
 TINY = {"num_trials": 1, "parallel": 1, "max_epochs": 1, "final_epochs": 1,
@@ -79,3 +80,23 @@ def test_a_runs_past_trials_are_read_once_and_recorded_on_its_search(sample_spli
     with pytest.raises(InputError, match=r"past_trials: .*tutorial-trials.csv: no column"):
         pipeline.validate_splits({**TINY, "data_location": str(sample_splits),
                                   "past_trials": str(csv_path)}, "run-4")
+
+
+def test_select_names_the_trials_to_compare(sample_splits):
+    run = pipeline.validate_splits({**TINY, "num_trials": 3, "parallel": 3,
+                                    "data_location": str(sample_splits)}, "run-5")
+    pipeline.start_search(run)
+    trials = pipeline.suggest_round(run, round_index=0)
+    store = SearchStore(run.search_id)
+    for record, (status, loss) in zip(store.trials(), [(OK, 2.0), (PRUNED, 3.0),
+                                                       (FAILED, None)], strict=True):
+        if loss is not None:
+            for key, value in (("best_val_loss", loss), ("best_train_loss", loss),
+                               ("num_epochs", 1), ("avg_epoch_seconds", 1.0)):
+                store.client.log_metric(record.run_id, key, value)
+        store.set_status(record.run_id, status)
+        store.client.set_terminated(record.run_id)
+    chosen = pipeline.select(run)
+    assert len(trials) == 3
+    assert chosen.experiment_id == store.experiment_id
+    assert chosen.trial_run_ids == tuple(r.run_id for r in store.trials()[:2])  # not failed

@@ -1,7 +1,8 @@
 """The Airflow UI in a real browser: Debian's Chromium driven by Playwright (no
 browser is downloaded). Sign in, trigger tweetbot_training from its form with a
 changed parameter, see a bad value refused, follow a trial's "MLflow run" link to
-the MLflow page of that run. Screenshots go to the test artifacts folder."""
+the MLflow page of that run and select's "Compare trials" link to MLflow's
+comparison of the search's trials. Screenshots go to the test artifacts folder."""
 
 from __future__ import annotations
 
@@ -131,3 +132,23 @@ def test_a_trials_mlflow_link_opens_its_run_in_mlflow(page, clients, airflow, re
     assert trial["run_id"] in mlflow_page.url
     mlflow_page.get_by_text(f"trial-{trial['trial_num']:03d}").first.wait_for(timeout=60_000)
     mlflow_page.screenshot(path=artifacts / "ui-5-mlflow-run.png", full_page=True)
+
+
+def test_selects_compare_link_opens_mlflows_comparison_of_the_trials(page, clients, airflow,
+                                                                   rest_run, artifacts):
+    base = clients.settings.addresses.airflow_url
+    run_id = rest_run["dag_run_id"]
+    chosen = airflow.xcom(TRAINING, run_id, "select")
+    assert chosen["trial_run_ids"] and chosen["trial_run_id"] in chosen["trial_run_ids"]
+    page.goto(f"{base}/dags/{TRAINING}/runs/{run_id}/tasks/select")
+    page.get_by_text("Details", exact=True).click()
+    link = page.get_by_text("Compare trials", exact=True)
+    link.wait_for()
+    with page.context.expect_page() as opened:
+        link.click()
+    compare = opened.value
+    compare.wait_for_load_state("load")
+    assert "compare-runs" in compare.url and chosen["trial_run_ids"][0] in compare.url
+    # The comparison names each trial run it shows.
+    compare.get_by_text(f"trial-{chosen['trial_num']:03d}").first.wait_for(timeout=60_000)
+    compare.screenshot(path=artifacts / "ui-6-mlflow-compare.png", full_page=True)
