@@ -19,7 +19,7 @@ Retrains the character-level LSTM tweet generator and registers it in MLflow.
    checkpoint when retried.
 5. **evaluate** — test-split loss of the new model and of the current champion.
 6. **register** — new version of `tweetbot-charrnn`, alias `candidate`; `champion`
-   moves only if the new version is better on the test split.
+   moves only if the new version's test loss is `promotion_margin` below the champion's.
 
 Scheduled nightly (the first run after unpausing is the next night, not the one just
 missed) and whenever `tweetbot_prepare_splits` publishes new splits, which it then trains

@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from training.errors import InputError
 
 Optimizer = Literal["sgd", "rmsprop", "adagrad", "adadelta", "adam"]
+PROMOTION_MARGIN = 0.005
 OPTIMIZERS: tuple[str, ...] = typing.get_args(Optimizer)
 
 
@@ -251,6 +252,10 @@ class PipelineSettings(Config):
         "cheaper; the base model trains on all of it (default: trials use all of it too)"))
     force: bool = Field(False, description=(
         "retrain even if the splits did not change since the champion was trained"))
+    promotion_margin: float = Field(PROMOTION_MARGIN, ge=0.0, lt=1.0, description=(
+        "the champion moves to a new version only if its test loss is at least this "
+        "fraction below the champion's (0.005: half a percent), so that noise-sized "
+        "gains do not replace the model in service every night"))
     space_overrides: dict[str, Any] = Field({}, description=(
         "search-space entries that replace the file's, e.g. "
         "{\"rnn_size\": {\"choice\": [64, 128]}}"))

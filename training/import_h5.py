@@ -23,6 +23,7 @@ from pathlib import Path
 
 from training import storage
 from training.checkpoints import BEST_FILENAME
+from training.config import PROMOTION_MARGIN
 from training.data import TEST, inspect_split, split_path
 from training.errors import InputError
 from training.records import Registration
@@ -30,8 +31,10 @@ from training.tracking import registry, runs, tags
 from training.vocab import Vocabulary
 
 
-def import_model(path: Path, data_location: str) -> Registration:
-    """Import ``path``, test it on ``data_location``'s test split, register it."""
+def import_model(path: Path, data_location: str,
+                 margin: float = PROMOTION_MARGIN) -> Registration:
+    """Import ``path``, test it on ``data_location``'s test split, register it;
+    it becomes champion by beating the champion's test loss by ``margin``."""
     from training import legacy_h5
 
     path = Path(path)
@@ -62,7 +65,7 @@ def import_model(path: Path, data_location: str) -> Registration:
     from training.evaluate import evaluate  # TensorFlow was loaded already
 
     evaluation = evaluate(run.run_id, data_dir)
-    return registry.register_evaluated(run.run_id, model_uri, evaluation, source)
+    return registry.register_evaluated(run.run_id, model_uri, evaluation, source, margin)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -74,9 +77,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data-dir", required=True,
                         help="folder or s3:// prefix with test.txt, the split every "
                              "version is compared on")
+    parser.add_argument("--promotion-margin", type=float, default=PROMOTION_MARGIN,
+                        help=f"becomes champion only with a test loss this fraction below "
+                             f"the champion's (default: {PROMOTION_MARGIN})")
     args = parser.parse_args(argv)
     try:
-        result = import_model(args.model, args.data_dir)
+        if not 0 <= args.promotion_margin < 1:
+            raise InputError(f"--promotion-margin {args.promotion_margin}: expected a "
+                             f"fraction in [0, 1)")
+        result = import_model(args.model, args.data_dir, args.promotion_margin)
     except InputError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

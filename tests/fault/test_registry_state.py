@@ -13,6 +13,7 @@ import pytest
 from mlflow.exceptions import MlflowException
 
 from training import pipeline, tracking
+from training.records import Evaluation
 from training.tracking import registry, tags
 
 pytestmark = pytest.mark.fault
@@ -127,3 +128,22 @@ def test_a_champion_from_other_splits_meanwhile_is_not_compared_with():
     second = registered("sha256-of-old-splits", champion=False)
     assert not registry.promote_if_better(second, 0.1, None, evaluated_against=None)
     assert str(registry.champion().version) == str(first.version)
+
+
+def test_the_champion_moves_only_for_a_gain_beyond_the_margin():
+    first = registered("sha256-of-splits", champion=True)
+    evaluation = Evaluation(run_id=first.run_id, test_loss=1.495, test_bits_per_char=2.2,
+                            champion_version=int(first.version), champion_test_loss=1.5)
+
+    def candidate(test_loss: float, margin: float):
+        version = registered("sha256-of-splits", champion=False)
+        return registry.register_evaluated(
+            version.run_id, version.source, evaluation.model_copy(
+                update={"run_id": version.run_id, "test_loss": test_loss}), {}, margin=margin)
+
+    # 0.33 % lower: not enough for a 0.5 % margin, enough for none.
+    within = candidate(1.495, margin=0.005)
+    assert not within.champion
+    assert within.verdict == (f"v{within.version} stays candidate; champion v{first.version} "
+                              f"is within the promotion margin (0.5%): 1.4950 against 1.5000")
+    assert candidate(1.4949, margin=0.0).champion

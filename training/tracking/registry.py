@@ -17,7 +17,7 @@ from mlflow.protos.databricks_pb2 import RESOURCE_DOES_NOT_EXIST, ErrorCode
 from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_random
 
 from training import tracking
-from training.config import HyperParams
+from training.config import PROMOTION_MARGIN, HyperParams
 from training.records import Evaluation, Registration
 from training.tracking import tags
 
@@ -115,8 +115,9 @@ def _set_alias(alias: str, version: str) -> None:
 
 def promote_if_better(version: ModelVersion, test_loss: float,
                       champion_test_loss: float | None,
-                      evaluated_against: int | None = None) -> bool:
-    """Move ``champion`` to ``version`` if there is none or it is beaten.
+                      evaluated_against: int | None = None, margin: float = 0.0) -> bool:
+    """Move ``champion`` to ``version`` if there is none or it is beaten: a test
+    loss more than ``margin`` (a fraction) below the champion's.
 
     ``evaluated_against``: the champion version ``champion_test_loss`` was measured
     for. Another run may have moved the champion since (two runs at once): then
@@ -130,29 +131,41 @@ def promote_if_better(version: ModelVersion, test_loss: float,
         if not same_splits or tags.TEST_LOSS not in current.tags:
             return False
         champion_test_loss = float(current.tags[tags.TEST_LOSS])
-    if champion_test_loss is not None and not test_loss < champion_test_loss:
+    if champion_test_loss is not None and not beats(test_loss, champion_test_loss, margin):
         return False
     _set_alias(CHAMPION, version.version)
     return True
 
 
+def beats(test_loss: float, champion_test_loss: float, margin: float) -> bool:
+    return test_loss < champion_test_loss * (1 - margin)
+
+
 def register_evaluated(run_id: str, model_uri: str, evaluation: Evaluation,
-                       version_tags: dict[str, str]) -> Registration:
+                       version_tags: dict[str, str],
+                       margin: float = PROMOTION_MARGIN) -> Registration:
     """Register a tested model as a version (alias ``candidate``) and move
-    ``champion`` to it only if it is better on the test split; says which."""
+    ``champion`` to it only if it beats the champion on the test split by
+    ``margin``; says which."""
     version = register(run_id, model_uri,
                        {**version_tags, tags.TEST_LOSS: f"{evaluation.test_loss:.6f}"})
     promoted = promote_if_better(version, evaluation.test_loss,
                                  evaluation.champion_test_loss,
-                                 evaluated_against=evaluation.champion_version)
+                                 evaluated_against=evaluation.champion_version, margin=margin)
     if promoted:
         verdict = f"v{version.version} is the new champion"
     else:
         current = champion()
         moved = current is not None and int(current.version) != evaluation.champion_version
-        verdict = (f"v{version.version} stays candidate; champion v{current.version} " + (
-            "was promoted by another run meanwhile and is better, or was tested on other "
-            "splits" if moved else "is better on the test split"))
+        if moved:
+            why = ("was promoted by another run meanwhile and is better, or was tested on "
+                   "other splits")
+        elif evaluation.test_loss < evaluation.champion_test_loss:
+            why = (f"is within the promotion margin ({margin:.1%}): "
+                   f"{evaluation.test_loss:.4f} against {evaluation.champion_test_loss:.4f}")
+        else:
+            why = "is better on the test split"
+        verdict = f"v{version.version} stays candidate; champion v{current.version} {why}"
     return Registration(run_id=run_id, version=int(version.version), champion=promoted,
                         test_loss=evaluation.test_loss, verdict=verdict)
 
