@@ -271,6 +271,7 @@ class TrainJob:
     fit: FitSettings = dataclass_field(default_factory=FitSettings)
     restore: bool = False
     run_name: str | None = None
+    data_location: str | None = None  # as given (an s3:// prefix); default: data_dir
 
 
 # --- command-line flags, generated from the declarations above -------------------

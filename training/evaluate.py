@@ -115,10 +115,12 @@ def run_test_loss(run_id: str, ids: np.ndarray) -> float:
         return stream_loss(TweetGenerator.from_checkpoint(folder), ids)
 
 
-def evaluate(run_id: str, data_dir: Path) -> Evaluation:
+def evaluate(run_id: str, data_dir: Path, location: str | None = None) -> Evaluation:
+    """``location``: where ``data_dir``'s splits came from (an s3:// prefix), for
+    the run's record of its test split; default ``data_dir``."""
     path = split_path(data_dir, TEST)
     vocab = Vocabulary.default()
-    inspect_split(path, vocab)  # exists, UTF-8, not empty
+    info = inspect_split(path, vocab)  # exists, UTF-8, not empty
     ids = vocab.byte_to_id[np.frombuffer(path.read_bytes(), dtype=np.uint8)]
     test_loss = run_test_loss(run_id, ids)
     champion = registry.champion()
@@ -127,6 +129,7 @@ def evaluate(run_id: str, data_dir: Path) -> Evaluation:
         champion_loss = (test_loss if champion.run_id == run_id
                          else run_test_loss(champion.run_id, ids))
     runs.log_metric(run_id, "test_loss", test_loss)
+    runs.log_split_inputs(run_id, location or str(data_dir), {TEST: info})
     return Evaluation(run_id=run_id, test_loss=test_loss,
                       test_bits_per_char=test_loss / math.log(2),
                       champion_version=int(champion.version) if champion else None,
@@ -142,7 +145,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--result-path", type=Path, help="also write the JSON result here")
     args = parser.parse_args(argv)
     try:
-        result = evaluate(args.run_id, storage.local_splits(args.data_dir, names=(TEST,)))
+        result = evaluate(args.run_id, storage.local_splits(args.data_dir, names=(TEST,)),
+                          args.data_dir)
     except InputError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

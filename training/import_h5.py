@@ -64,7 +64,7 @@ def import_model(path: Path, data_location: str,
             model_uri = run.log_model_once(folder)
     from training.evaluate import evaluate  # TensorFlow was loaded already
 
-    evaluation = evaluate(run.run_id, data_dir)
+    evaluation = evaluate(run.run_id, data_dir, data_location)
     return registry.register_evaluated(run.run_id, model_uri, evaluation, source, margin)
 
 

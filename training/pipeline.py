@@ -216,7 +216,7 @@ def register(run: RunInputs, chosen: ChosenTrial, trained: TrainedModel,
     if not trained.model_uri:
         raise RuntimeError(f"training run {trained.run_id} logged no model")
     version_tags = {tags.DAG_RUN_ID: dag_run_id, tags.DATA_SHA256: run.data_sha256,
-                    tags.SEARCH_RUN_ID: chosen.search_run_id}
+                    tags.SEARCH_RUN_ID: chosen.search_run_id, tags.SEARCH_ID: run.search_id}
     registration = registry.register_evaluated(trained.run_id, trained.model_uri,
                                                evaluation, version_tags,
                                                margin=run.config.pipeline.promotion_margin)

@@ -32,6 +32,39 @@ def data_root() -> Path:
     return Path(root).expanduser().resolve() if root else state_dir()
 
 
+def code_version() -> str:
+    """The installed tweetbot package's version."""
+    from importlib import metadata
+
+    try:
+        return metadata.version("tweetbot")
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def code_revision() -> str:
+    """Which code this is: ``TWEETBOT_CODE_REVISION`` (an image sets its tag or
+    commit there), else the commit of the git checkout the code runs from (with
+    ``-dirty`` if it has uncommitted changes), else ``unknown``."""
+    revision = os.environ.get("TWEETBOT_CODE_REVISION")
+    if revision:
+        return revision
+    import subprocess
+
+    checkout = Path(__file__).resolve().parents[1]
+    try:
+        commit = subprocess.run(["git", "-C", str(checkout), "rev-parse", "HEAD"],
+                                capture_output=True, text=True, timeout=10)
+        if commit.returncode != 0:
+            return "unknown"
+        dirty = subprocess.run(["git", "-C", str(checkout), "status", "--porcelain",
+                                "--untracked-files=no"],
+                               capture_output=True, text=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.TimeoutExpired):
+        return "unknown"
+    return commit.stdout.strip() + ("-dirty" if dirty else "")
+
+
 def splits_location() -> str:
     """Where the pipeline finds its splits unless a run says otherwise."""
     return os.environ.get("TWEETBOT_SPLITS") or str(state_dir() / "splits")

@@ -55,6 +55,15 @@ def _client():
     return boto3.client("s3")
 
 
+def split_location(location: str | Path, name: str) -> str:
+    """Where split ``name`` of the splits at ``location`` is: a file or an S3 key."""
+    location = str(location)
+    if is_s3(location):
+        bucket, prefix = _bucket_and_key(location)
+        return f"s3://{bucket}/{_split_key(prefix, name)}"
+    return str(Path(location) / f"{name}.txt")
+
+
 def _split_key(prefix: str, name: str) -> str:
     return f"{prefix}/{name}.txt" if prefix else f"{name}.txt"
 

@@ -75,6 +75,7 @@ def run_training(job: TrainJob, *, run_id: str | None = None,
                         "vocab_size": vocab.size,
                         **{f"{name}_bytes": info.num_bytes for name, info in splits.items()},
                         **{f"{name}_sha256": info.sha256 for name, info in splits.items()}})
+        runs.log_split_inputs(run.run_id, job.data_location or str(job.data_dir), splits)
         run.backfill_epochs(state.epochs)
         run.log_metrics({f"{name}_unknown_char_rate": info.unknown_rate
                          for name, info in splits.items()})
@@ -157,6 +158,7 @@ def job_from_args(args: argparse.Namespace) -> TrainJob:
     else:
         hyperparams = HyperParams.from_mapping(given)
     return TrainJob(data_dir=storage.local_splits(args.data_dir),
+                    data_location=args.data_dir,
                     checkpoint_dir=args.checkpoint_dir,
                     hyperparams=hyperparams,
                     fit=FitSettings.from_mapping(given_arguments(args, FitSettings)),

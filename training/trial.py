@@ -132,6 +132,7 @@ def run_trial(spec: TrialSpec) -> TrialRecord:
         # Fetching the splits is part of the trial: a bucket this pod cannot
         # read fails this trial with its reason, not the task before it started.
         job = TrainJob(data_dir=storage.local_splits(spec.data_dir),
+                       data_location=str(spec.data_dir),
                        hyperparams=spec.hyperparams, fit=spec.fit,
                        checkpoint_dir=spec.checkpoint_dir or spec.default_checkpoint_dir(),
                        restore=restore)

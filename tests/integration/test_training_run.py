@@ -1,19 +1,24 @@
 """Real training runs: the shared tweet corpus, a kill and a resume, generation."""
 
+import hashlib
+import json
 import math
 import os
+import re
 import signal
 import subprocess
 import sys
 import time
+from importlib import metadata
 
 import mlflow
 import pytest
 
 from training import tracking
 from training.checkpoints import TrainingState
+from training.evaluate import evaluate
 from training.generate import GenerationRequest, TweetGenerator
-from training.tracking import runs
+from training.tracking import registry, runs, tags
 from training.train import main
 from training.vocab import Vocabulary
 
@@ -148,3 +153,30 @@ def test_nan_loss_stops_training_and_fails_the_run(tmp_path, sample_splits, monk
     assert not (tmp_path / "ck" / "best.keras").exists()
     tracking.configure()
     assert mlflow.get_run(state.mlflow_run_id).info.status == "FAILED"
+
+
+def test_a_registered_version_shows_the_data_and_code_that_made_it(tmp_path, sample_splits):
+    """Lineage, read back through the MLflow API: the run's dataset inputs are its
+    three splits (digest: the file's SHA-256, source: where it is), and the
+    version carries the code that trained it and the search that chose it."""
+    checkpoint_dir = tmp_path / "ck"
+    assert main(["--checkpoint-dir", str(checkpoint_dir), "--data-dir", str(sample_splits),
+                 "--num-epochs", "1", "--log-model", *SMALL]) == 0
+    run_id = TrainingState.load(checkpoint_dir).mlflow_run_id
+    evaluation = evaluate(run_id, sample_splits)
+    registration = registry.register_evaluated(run_id, runs.model_uri(run_id), evaluation,
+                                               {tags.SEARCH_ID: "night-1"})
+    client = tracking.client()
+    inputs = {i.tags[0].value: i.dataset for i in client.get_run(run_id).inputs.dataset_inputs
+              if i.tags and i.tags[0].key == "mlflow.data.context"}
+    assert sorted(inputs) == ["test", "train", "validate"]
+    for name, dataset in inputs.items():
+        path = sample_splits / f"{name}.txt"
+        assert dataset.name == f"{name}.txt"
+        assert dataset.digest == hashlib.sha256(path.read_bytes()).hexdigest()[:32]
+        assert (dataset.source_type, json.loads(dataset.source)) == ("local", {"uri": str(path)})
+    version = client.get_model_version(registry.MODEL_NAME, str(registration.version))
+    assert version.tags[tags.SEARCH_ID] == "night-1"
+    assert version.tags[tags.CODE_VERSION] == metadata.version("tweetbot")
+    # This checkout's commit (CI runs a clone): the code that trained the model.
+    assert re.fullmatch(r"[0-9a-f]{40}(-dirty)?", version.tags[tags.CODE_REVISION])

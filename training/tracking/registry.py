@@ -147,8 +147,11 @@ def register_evaluated(run_id: str, model_uri: str, evaluation: Evaluation,
     """Register a tested model as a version (alias ``candidate``) and move
     ``champion`` to it only if it beats the champion on the test split by
     ``margin``; says which."""
-    version = register(run_id, model_uri,
-                       {**version_tags, tags.TEST_LOSS: f"{evaluation.test_loss:.6f}"})
+    run_tags = tracking.client().get_run(run_id).data.tags
+    code = {key: run_tags[key] for key in (tags.CODE_VERSION, tags.CODE_REVISION)
+            if key in run_tags}  # the code that trained it, not this process's
+    version = register(run_id, model_uri, {**code, **version_tags,
+                                           tags.TEST_LOSS: f"{evaluation.test_loss:.6f}"})
     promoted = promote_if_better(version, evaluation.test_loss,
                                  evaluation.champion_test_loss,
                                  evaluated_against=evaluation.champion_version, margin=margin)

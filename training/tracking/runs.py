@@ -9,13 +9,15 @@ ends FAILED, never RUNNING forever.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+import warnings
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import mlflow
 
-from training import tracking
+from training import storage, tracking
 from training.checkpoints import EpochRecord, TrainingState
+from training.data import SplitInfo
 from training.tracking import tags
 
 METRIC_KEYS = ("loss", "val_loss", "val_bits_per_char", "epoch_seconds",
@@ -90,10 +92,13 @@ class TrainingRun:
 def training_run(run_id: str | None, run_name: str | None,
                  initial_tags: dict[str, str]) -> Iterator[TrainingRun]:
     """Start a run, or reopen ``run_id`` to continue it; it ends FAILED on error."""
+    from training import settings
+
     experiment_id = tracking.configure()
     with mlflow.start_run(run_id=run_id, experiment_id=None if run_id else experiment_id,
                           run_name=None if run_id else run_name) as active:
-        mlflow.set_tags(initial_tags)
+        mlflow.set_tags({tags.CODE_VERSION: settings.code_version(),
+                         tags.CODE_REVISION: settings.code_revision(), **initial_tags})
         yield TrainingRun(active.info.run_id)
 
 
@@ -111,6 +116,27 @@ def download_checkpoint(run_id: str, destination: Path) -> Path:
     tracking.configure()
     return Path(mlflow.artifacts.download_artifacts(
         run_id=run_id, artifact_path="checkpoint", dst_path=str(destination)))
+
+
+def log_split_inputs(run_id: str, location: str, splits: Mapping[str, SplitInfo]) -> None:
+    """The splits a run read, as its MLflow dataset inputs: context ``train``,
+    ``validate`` or ``test``, the file's SHA-256 as digest (its first 32 hex
+    digits: MLflow keeps at most 36), the file's location as source. Logging
+    one again (a resumed run) changes nothing."""
+    from mlflow.data.dataset_source_registry import resolve_dataset_source
+    from mlflow.data.meta_dataset import MetaDataset
+    from mlflow.entities import DatasetInput, InputTag
+    from mlflow.utils.mlflow_tags import MLFLOW_DATASET_CONTEXT
+
+    inputs = []
+    for name, info in splits.items():
+        with warnings.catch_warnings():  # a path is a local file "in more than one way"
+            warnings.simplefilter("ignore", UserWarning)
+            source = resolve_dataset_source(storage.split_location(location, name))
+        dataset = MetaDataset(source=source, name=f"{name}.txt", digest=info.sha256[:32])
+        inputs.append(DatasetInput(dataset._to_mlflow_entity(),
+                                   tags=[InputTag(MLFLOW_DATASET_CONTEXT, name)]))
+    tracking.client().log_inputs(run_id, datasets=inputs)
 
 
 def log_metric(run_id: str, key: str, value: float) -> None:

@@ -3,7 +3,8 @@
 Runs: ``KIND`` says what a run is (``search``, ``trial``, ``train``); trials and
 their search share ``SEARCH_ID``, so any process finds them without being handed
 run ids. Model versions carry the lineage tags (``DAG_RUN_ID``, ``SEARCH_RUN_ID``,
-``DATA_SHA256``, ``TEST_LOSS``); an imported model, where it came from
+``DATA_SHA256``, ``TEST_LOSS``, ``SEARCH_ID``, and the code that trained it,
+``CODE_VERSION`` and ``CODE_REVISION``); an imported model, where it came from
 (``SOURCE_FILE``, ``SOURCE_SHA256``, ``SOURCE_FORMAT``).
 """
 
@@ -28,6 +29,9 @@ DAG_RUN_ID = "tweetbot.dag_run_id"
 SEARCH_RUN_ID = "tweetbot.search_run_id"
 CHOSEN_TRIAL_RUN_ID = "tweetbot.chosen_trial_run_id"
 DATA_SHA256 = "tweetbot.data_sha256"
+# The code that trained a run's model (training.settings), copied to its version.
+CODE_VERSION = "tweetbot.code_version"
+CODE_REVISION = "tweetbot.code_revision"
 TEST_LOSS = "tweetbot.test_loss"
 
 SOURCE_FILE = "tweetbot.source_file"
