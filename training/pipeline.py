@@ -37,6 +37,7 @@ from training.records import (
     TrainedModel,
 )
 from training.run_config import RunConfig, search_id_for, trial_task_id
+from training.run_key import TAG_PREFIX, RunKey
 from training.search_report import describe, finish_search, search_params
 from training.space import SearchSpace
 from training.suggest import suggest_trials
@@ -68,19 +69,37 @@ def validate_splits(params: Mapping[str, Any], dag_run_id: str,
                          max_train_chars=config.pipeline.max_train_chars)
     data_sha256 = hashlib.sha256(json.dumps(
         {name: info.sha256 for name, info in infos.items()}, sort_keys=True).encode()).hexdigest()
-    # Any version trained on these splits, not just the champion: a candidate
-    # that lost would otherwise be trained again, and lose again, every night.
-    trained = None if config.pipeline.force else registry.version_trained_on(data_sha256)
-    if trained is not None:
-        role = "champion" if registry.CHAMPION in trained.aliases else "not promoted"
-        print(f"splits unchanged since v{trained.version} ({role}) was trained on them "
-              f"(sha256 {data_sha256[:12]}); nothing to do. Trigger with force=true to "
-              f"retrain anyway.")
+    key = RunKey.of(config, data_sha256)
+    # Any version trained with this key, not just the champion: a candidate that
+    # lost would otherwise be trained again, and lose again, every night.
+    trained = registry.version_with_tag(TAG_PREFIX, key.digest)
+    if trained is not None and not config.pipeline.force:
+        # A searched version does not list its aliases: ask for the champion.
+        champion = registry.champion()
+        same = champion is not None and str(champion.version) == str(trained.version)
+        role = "champion" if same else "not promoted"
+        print(f"nothing changed since v{trained.version} ({role}) was trained: the same "
+              f"splits (sha256 {data_sha256[:12]}), search space, code ({key.code}) and "
+              f"run parameters. Trigger with force=true to retrain anyway.")
         return None
+    print(_what_changed(key, trained.version if trained is not None else None))
     return RunInputs(search_id=search_id_for(dag_run_id), data_location=location,
                      data_sha256=data_sha256, config=config, tracking=store,
                      split_bytes={name: info.num_bytes for name, info in infos.items()},
-                     past_trials=past)
+                     past_trials=past, run_key=key)
+
+
+def _what_changed(key: RunKey, same_as: str | None) -> str:
+    """Why this run trains, in the run's log; ``same_as``: the version trained
+    with this very key (a forced run)."""
+    if same_as is not None:
+        return f"force=true: training again what v{same_as} was trained with"
+    latest = registry.latest_version_with_tag(TAG_PREFIX)
+    earlier = RunKey.from_tags(latest.tags) if latest is not None else None
+    if earlier is None:
+        return "no earlier version records what it was trained with: training"
+    return (f"training: since v{latest.version}, " + ", ".join(key.changes_since(earlier))
+            + " changed")
 
 
 def _check_store_reachable(location: str, store: Tracking, distributed: bool) -> None:
@@ -122,7 +141,8 @@ def start_search(run: RunInputs) -> SearchRun:
     store = SearchStore(run.search_id)
     run_id = store.open_parent(search_params(config.space, config.search,
                                              config.trial_fit, run.data_location,
-                                             run.data_sha256, run.past_trials))
+                                             run.data_sha256, run.past_trials),
+                               run.run_key.tags() if run.run_key else None)
     return SearchRun(search_id=store.search_id, run_id=run_id)
 
 
@@ -216,7 +236,8 @@ def register(run: RunInputs, chosen: ChosenTrial, trained: TrainedModel,
     if not trained.model_uri:
         raise RuntimeError(f"training run {trained.run_id} logged no model")
     version_tags = {tags.DAG_RUN_ID: dag_run_id, tags.DATA_SHA256: run.data_sha256,
-                    tags.SEARCH_RUN_ID: chosen.search_run_id, tags.SEARCH_ID: run.search_id}
+                    tags.SEARCH_RUN_ID: chosen.search_run_id, tags.SEARCH_ID: run.search_id,
+                    **(run.run_key.tags() if run.run_key else {})}
     registration = registry.register_evaluated(trained.run_id, trained.model_uri,
                                                evaluation, version_tags,
                                                margin=run.config.pipeline.promotion_margin)

@@ -28,6 +28,7 @@ from pydantic import Field
 from training.config import Frozen, HyperParams
 from training.past_trials import PastTrials
 from training.run_config import RunConfig
+from training.run_key import RunKey
 
 TrialStatus = Literal["pending", "running", "ok", "pruned", "failed"]
 PENDING, RUNNING, OK, PRUNED, FAILED = typing.get_args(TrialStatus)
@@ -102,6 +103,7 @@ class RunInputs(Frozen):
     config: RunConfig
     tracking: Tracking
     past_trials: PastTrials = PastTrials()  # the run's past_trials file, read once
+    run_key: RunKey | None = None  # what the run's result depends on (training.run_key)
 
 
 class SearchRun(Frozen):

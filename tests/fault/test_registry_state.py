@@ -14,7 +14,9 @@ from mlflow.exceptions import MlflowException
 
 from training import pipeline, tracking
 from training.records import Evaluation
+from training.run_key import TAG_PREFIX, RunKey
 from training.tracking import registry, tags
+from training.tracking.search_store import SearchStore
 
 pytestmark = pytest.mark.fault
 
@@ -22,13 +24,14 @@ TINY = {"num_trials": 1, "parallel": 1, "max_epochs": 1, "final_epochs": 1,
         "space_overrides": {"batch_size": 8, "seq_len": 16}}
 
 
-def registered(data_sha256: str, *, champion: bool):
-    """A version as `register` makes it, for a training run on those splits."""
+def registered(data_sha256: str, *, champion: bool, key: RunKey | None = None):
+    """A version as `register` makes it, for a training run on those splits
+    (with that run key)."""
     tracking.configure()
     with mlflow.start_run() as run:
         pass
     version = registry.register(run.info.run_id, f"runs:/{run.info.run_id}/model",
-                                {tags.DATA_SHA256: data_sha256})
+                                {tags.DATA_SHA256: data_sha256, **(key.tags() if key else {})})
     if champion:
         assert registry.promote_if_better(version, test_loss=1.0, champion_test_loss=None)
     return version
@@ -38,11 +41,45 @@ def test_a_candidate_that_lost_is_not_trained_again_on_the_same_splits(sample_sp
     params = {**TINY, "data_location": str(sample_splits)}
     first = pipeline.validate_splits(params, "night-1")
     champion = registered("sha256-of-older-splits", champion=True)
-    registered(first.data_sha256, champion=False)  # trained on these splits, and lost
+    # Trained with all the same inputs, and lost.
+    registered(first.data_sha256, champion=False, key=first.run_key)
     assert registry.champion().version == champion.version
     assert pipeline.validate_splits(params, "night-2") is None
     forced = pipeline.validate_splits({**params, "force": True}, "night-3")
     assert forced is not None and forced.data_sha256 == first.data_sha256
+
+
+def test_a_run_is_skipped_only_when_nothing_it_depends_on_changed(sample_splits, capsys,
+                                                                  monkeypatch):
+    params = {**TINY, "data_location": str(sample_splits)}
+    monkeypatch.setenv("TWEETBOT_CODE_REVISION", "image-1")
+    first = pipeline.validate_splits(params, "night-1")
+    assert "no earlier version records what it was trained with" in capsys.readouterr().out
+    registered(first.data_sha256, champion=True, key=first.run_key)
+    assert pipeline.validate_splits({**params, "promotion_margin": 0.1}, "night-2") is None
+    assert "nothing changed since v1 (champion) was trained" in capsys.readouterr().out
+
+    changes = {
+        "the run parameters": ({**params, "max_epochs": 2}, {}),
+        "the search space": ({**params, "space_overrides": {"batch_size": 8, "seq_len": 8}},
+                             {}),
+        "the code (0.1.0@image-1 -> 0.1.0@image-2)": (params,
+                                                      {"TWEETBOT_CODE_REVISION": "image-2"}),
+    }
+    for change, (changed, environment) in changes.items():
+        for name, value in environment.items():
+            monkeypatch.setenv(name, value)
+        run = pipeline.validate_splits(changed, "night-3")
+        assert run is not None, change
+        assert f"training: since v1, {change} changed" in capsys.readouterr().out
+        monkeypatch.setenv("TWEETBOT_CODE_REVISION", "image-1")
+    # The key is recorded on the search's run, part by part.
+    run = pipeline.validate_splits({**params, "max_epochs": 2}, "night-4")
+    pipeline.start_search(run)
+    search_tags = SearchStore(run.search_id).find_parent().data.tags
+    assert search_tags[TAG_PREFIX] == run.run_key.digest
+    assert search_tags[f"{TAG_PREFIX}.code"] == "0.1.0@image-1"
+    assert search_tags[f"{TAG_PREFIX}.data"] == first.data_sha256
 
 
 def test_no_model_and_no_alias_mean_no_champion():

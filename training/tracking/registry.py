@@ -44,11 +44,6 @@ def version_by_alias(alias: str) -> ModelVersion | None:
     return None if version is None else client.get_model_version(MODEL_NAME, str(version))
 
 
-def version_trained_on(data_sha256: str) -> ModelVersion | None:
-    """The newest version trained on splits with this hash, promoted or not."""
-    return version_with_tag(tags.DATA_SHA256, data_sha256)
-
-
 def champion() -> ModelVersion | None:
     return version_by_alias(CHAMPION)
 
@@ -178,3 +173,10 @@ def version_with_tag(key: str, value: str) -> ModelVersion | None:
     versions = tracking.client().search_model_versions(
         f"name = '{MODEL_NAME}' and tags.`{key}` = '{value}'")
     return max(versions, key=lambda v: int(v.version), default=None)
+
+
+def latest_version_with_tag(key: str) -> ModelVersion | None:
+    """The newest version carrying tag ``key``, whatever its value."""
+    versions = tracking.client().search_model_versions(f"name = '{MODEL_NAME}'")
+    return max((v for v in versions if key in v.tags), key=lambda v: int(v.version),
+               default=None)

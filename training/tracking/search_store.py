@@ -39,8 +39,10 @@ class SearchStore:
         runs = self._search(f"tags.`{tags.KIND}` = '{tags.SEARCH}'")
         return runs[0] if runs else None
 
-    def open_parent(self, description: dict[str, Any] | None = None) -> str:
-        """The search's parent run id, created on first use."""
+    def open_parent(self, description: dict[str, Any] | None = None,
+                    run_tags: dict[str, str] | None = None) -> str:
+        """The search's parent run id, created on first use (with ``description``
+        as params and ``run_tags`` as tags)."""
         parent = self.find_parent()
         if parent is not None:
             if parent.info.status != "RUNNING":
@@ -48,7 +50,7 @@ class SearchStore:
             return parent.info.run_id
         run = self.client.create_run(
             self.experiment_id, run_name=f"search-{self.search_id}",
-            tags={tags.KIND: tags.SEARCH, tags.SEARCH_ID: self.search_id})
+            tags={tags.KIND: tags.SEARCH, tags.SEARCH_ID: self.search_id, **(run_tags or {})})
         for key, value in (description or {}).items():
             self.client.log_param(run.info.run_id, key, value)
         return run.info.run_id
