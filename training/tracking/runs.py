@@ -14,6 +14,8 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import mlflow
+from mlflow.exceptions import MlflowException
+from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_random
 
 from training import storage, tracking
 from training.checkpoints import EpochRecord, TrainingState
@@ -118,6 +120,11 @@ def download_checkpoint(run_id: str, destination: Path) -> Path:
         run_id=run_id, artifact_path="checkpoint", dst_path=str(destination)))
 
 
+# Parallel trials log the same splits at once: MLflow's store looks a dataset up,
+# then inserts it, so one of two writers can collide on its unique key; retried,
+# it finds the dataset the other wrote.
+@retry(retry=retry_if_exception_type(MlflowException), stop=stop_after_attempt(4),
+       wait=wait_random(0.1, 1.0), reraise=True)
 def log_split_inputs(run_id: str, location: str, splits: Mapping[str, SplitInfo]) -> None:
     """The splits a run read, as its MLflow dataset inputs: context ``train``,
     ``validate`` or ``test``, the file's SHA-256 as digest (its first 32 hex
