@@ -44,8 +44,9 @@ def code_version() -> str:
 
 def code_revision() -> str:
     """Which code this is: ``TWEETBOT_CODE_REVISION`` (an image sets its tag or
-    commit there), else the commit of the git checkout the code runs from (with
-    ``-dirty`` if it has uncommitted changes), else ``unknown``."""
+    commit there), else the commit of the git checkout the code runs from, else
+    ``unknown``. Uncommitted changes are not told apart: a changed README would
+    otherwise retrain the night (``training.run_key``)."""
     revision = os.environ.get("TWEETBOT_CODE_REVISION")
     if revision:
         return revision
@@ -55,14 +56,9 @@ def code_revision() -> str:
     try:
         commit = subprocess.run(["git", "-C", str(checkout), "rev-parse", "HEAD"],
                                 capture_output=True, text=True, timeout=10)
-        if commit.returncode != 0:
-            return "unknown"
-        dirty = subprocess.run(["git", "-C", str(checkout), "status", "--porcelain",
-                                "--untracked-files=no"],
-                               capture_output=True, text=True, timeout=10).stdout.strip()
     except (OSError, subprocess.TimeoutExpired):
         return "unknown"
-    return commit.stdout.strip() + ("-dirty" if dirty else "")
+    return commit.stdout.strip() if commit.returncode == 0 else "unknown"
 
 
 def splits_location() -> str:

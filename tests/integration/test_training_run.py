@@ -179,4 +179,4 @@ def test_a_registered_version_shows_the_data_and_code_that_made_it(tmp_path, sam
     assert version.tags[tags.SEARCH_ID] == "night-1"
     assert version.tags[tags.CODE_VERSION] == metadata.version("tweetbot")
     # This checkout's commit (CI runs a clone): the code that trained the model.
-    assert re.fullmatch(r"[0-9a-f]{40}(-dirty)?", version.tags[tags.CODE_REVISION])
+    assert re.fullmatch(r"[0-9a-f]{40}", version.tags[tags.CODE_REVISION])
