@@ -149,6 +149,8 @@ def test_selects_compare_link_opens_mlflows_comparison_of_the_trials(page, clien
     compare = opened.value
     compare.wait_for_load_state("load")
     assert "compare-runs" in compare.url and chosen["trial_run_ids"][0] in compare.url
-    # The comparison names each trial run it shows.
+    # The comparison holds every trial that reported, the chosen one among them.
+    runs = len(chosen["trial_run_ids"])
+    compare.get_by_text(f"Comparing {runs} Runs from 1 Experiment").wait_for(timeout=60_000)
     compare.get_by_text(f"trial-{chosen['trial_num']:03d}").first.wait_for(timeout=60_000)
     compare.screenshot(path=artifacts / "ui-6-mlflow-compare.png", full_page=True)
