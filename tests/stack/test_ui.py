@@ -6,6 +6,7 @@ comparison of the search's trials. Screenshots go to the test artifacts folder."
 
 from __future__ import annotations
 
+import re
 import shutil
 
 import pytest
@@ -151,6 +152,7 @@ def test_selects_compare_link_opens_mlflows_comparison_of_the_trials(page, clien
     assert "compare-runs" in compare.url and chosen["trial_run_ids"][0] in compare.url
     # The comparison holds every trial that reported, the chosen one among them.
     runs = len(chosen["trial_run_ids"])
-    compare.get_by_text(f"Comparing {runs} Runs from 1 Experiment").wait_for(timeout=60_000)
+    compare.get_by_text(re.compile(rf"Comparing {runs} Runs? from 1 Experiment")).wait_for(
+        timeout=60_000)
     compare.get_by_text(f"trial-{chosen['trial_num']:03d}").first.wait_for(timeout=60_000)
     compare.screenshot(path=artifacts / "ui-6-mlflow-compare.png", full_page=True)
