@@ -31,7 +31,7 @@ test: setup
 demo: setup
 	$(VENV_PY) -m training.demo $(DEMO_ARGS)
 
-# About half an hour on two cores; BENCH_ARGS="--quick" checks it runs in two minutes.
+# About four hours on two cores (search_quality three of them); BENCH_ARGS="--quick" checks it runs in minutes.
 bench: setup
 	$(VENV_PY) -m benchmarks.run $(BENCH_ARGS)
 
