@@ -44,9 +44,8 @@ def import_model(path: Path, data_location: str,
     sha256 = hashlib.sha256(path.read_bytes()).hexdigest()
     done = registry.version_with_tag(tags.SOURCE_SHA256, sha256)
     if done is not None:
-        champion = registry.champion()
         return Registration(run_id=done.run_id, version=int(done.version),
-                            champion=champion is not None and champion.version == done.version,
+                            champion=registry.is_champion(done),
                             test_loss=float(done.tags[tags.TEST_LOSS]),
                             verdict=f"{path.name} was imported before, as v{done.version}")
     source = {tags.SOURCE_FILE: path.name, tags.SOURCE_SHA256: sha256,

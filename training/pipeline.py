@@ -74,10 +74,7 @@ def validate_splits(params: Mapping[str, Any], dag_run_id: str,
     # lost would otherwise be trained again, and lose again, every night.
     trained = registry.version_with_tag(TAG_PREFIX, key.digest)
     if trained is not None and not config.pipeline.force:
-        # A searched version does not list its aliases: ask for the champion.
-        champion = registry.champion()
-        same = champion is not None and str(champion.version) == str(trained.version)
-        role = "champion" if same else "not promoted"
+        role = "champion" if registry.is_champion(trained) else "not promoted"
         print(f"nothing changed since v{trained.version} ({role}) was trained: the same "
               f"splits (sha256 {data_sha256[:12]}), search space, code ({key.code}) and "
               f"run parameters. Trigger with force=true to retrain anyway.")

@@ -48,6 +48,13 @@ def champion() -> ModelVersion | None:
     return version_by_alias(CHAMPION)
 
 
+def is_champion(version: ModelVersion) -> bool:
+    """Whether ``version`` is the champion. Asked of the registry: a version from
+    ``search_model_versions`` lists no aliases, and versions come back as str or int."""
+    current = champion()
+    return current is not None and str(current.version) == str(version.version)
+
+
 def champion_params() -> HyperParams | None:
     """The hyper-parameters the champion was trained with, if there is one."""
     version = champion()
