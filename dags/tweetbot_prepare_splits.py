@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from airflow.sdk import Param, dag, task
 
+import tweetbot_alerts as alerts
 from tweetbot_airflow import SPLITS_ASSET
 
 
@@ -39,6 +40,7 @@ def split_and_publish(params=None, outlet_events=None) -> dict:
                                              "$TWEETBOT_SPLITS, else $TWEETBOT_HOME/splits)"),
     },
     tags=["tweetbot", "data"],
+    on_failure_callback=alerts.RunFailed(),
 )
 def tweetbot_prepare_splits():
     split_and_publish()

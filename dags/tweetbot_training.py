@@ -20,6 +20,13 @@ Retrains the character-level LSTM tweet generator and registers it in MLflow.
 5. **evaluate** — test-split loss of the new model and of the current champion.
 6. **register** — new version of `tweetbot-charrnn`, alias `candidate`; `champion`
    moves only if the new version's test loss is `promotion_margin` below the champion's.
+7. **approve_promotion**, **promote** — with `require_approval`, a version that beats
+   the champion waits for a person to approve it (this run's "Required actions") before
+   `promote` moves `champion`; rejected or unanswered, it stays `candidate`.
+
+Alerts (a failed run, a new champion, an approval to give, a run past its deadline) go
+to the Airflow connections `tweetbot_smtp` and `tweetbot_webhook`, where they exist;
+see `plugins/tweetbot_alerts.py`.
 
 Scheduled nightly (the first run after unpausing is the next night, not the one just
 missed) and whenever `tweetbot_prepare_splits` publishes new splits, which it then trains
@@ -42,8 +49,10 @@ from airflow.sdk import (
 )
 from airflow.sdk.exceptions import AirflowFailException
 
+import tweetbot_alerts as alerts
 from training.run_config import MAX_ROUNDS, params_schema, trial_task_id
 from tweetbot_airflow import SPLITS_ASSET, placement, upstream
+from tweetbot_airflow.approval import PromotionApproval
 
 SCHEDULE = os.environ.get("TWEETBOT_SCHEDULE", "0 3 * * *")
 PLACEMENT = placement.from_environment()
@@ -121,7 +130,7 @@ def evaluate_arguments(run: dict, trained: dict) -> dict:
                                     TrainedModel.from_json(trained)).to_json()
 
 
-@task
+@task(on_success_callback=alerts.ChampionChanged())
 def register(run: dict, chosen: dict, trained: dict, evaluation: dict, run_id=None) -> dict:
     from training import pipeline
     from training.records import ChosenTrial, Evaluation, RunInputs, TrainedModel
@@ -129,6 +138,15 @@ def register(run: dict, chosen: dict, trained: dict, evaluation: dict, run_id=No
     return pipeline.register(RunInputs.from_json(run), ChosenTrial.from_json(chosen),
                              TrainedModel.from_json(trained), Evaluation.from_json(evaluation),
                              run_id).to_json()
+
+
+@task(on_success_callback=alerts.ChampionChanged())
+def promote(run: dict, registration: dict) -> dict:
+    from training import pipeline
+    from training.records import Registration, RunInputs
+
+    return pipeline.promote(RunInputs.from_json(run),
+                            Registration.from_json(registration)).to_json()
 
 
 @dag(
@@ -147,6 +165,8 @@ def register(run: dict, chosen: dict, trained: dict, evaluation: dict, run_id=No
     default_args={"retries": 1},
     params={name: Param(**schema) for name, schema in params_schema().items()},
     tags=["tweetbot", "training", *placement.setting_tags(PLACEMENT)],
+    on_failure_callback=alerts.RunFailed(),
+    deadline=alerts.deadline(),
 )
 def tweetbot_training():
     run = validate_splits()
@@ -159,7 +179,9 @@ def tweetbot_training():
     previous >> chosen
     trained = PLACEMENT.step("train_base_model", base_model_arguments(run, chosen))
     evaluation = PLACEMENT.step("evaluate", evaluate_arguments(run, trained), gpu=False)
-    register(run, chosen, trained, evaluation)
+    registration = register(run, chosen, trained, evaluation)
+    approval = PromotionApproval(task_id="approve_promotion", registration=registration)
+    approval >> promote(run, registration)
 
 
 tweetbot_training()

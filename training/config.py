@@ -256,6 +256,10 @@ class PipelineSettings(Config):
         "the champion moves to a new version only if its test loss is at least this "
         "fraction below the champion's (0.005: half a percent), so that noise-sized "
         "gains do not replace the model in service every night"))
+    require_approval: bool = Field(False, description=(
+        "a new version that beats the champion waits for a person to approve it "
+        "(the run's approve_promotion task) before it becomes the champion; a "
+        "rejection or no answer in time leaves it candidate"))
     space_overrides: dict[str, Any] = Field({}, description=(
         "search-space entries that replace the file's, e.g. "
         "{\"rnn_size\": {\"choice\": [64, 128]}}"))

@@ -27,7 +27,8 @@ from training.atomic import write_atomically
 from training.data import TEST, inspect_split, split_path
 from training.errors import InputError
 from training.records import Evaluation
-from training.tracking import registry, runs
+from training.step_cost import recording_cost
+from training.tracking import cost, registry, runs
 from training.vocab import Vocabulary
 
 # The test split is scored as up to STREAMS pieces side by side, one batch row
@@ -145,8 +146,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--result-path", type=Path, help="also write the JSON result here")
     args = parser.parse_args(argv)
     try:
-        result = evaluate(args.run_id, storage.local_splits(args.data_dir, names=(TEST,)),
-                          args.data_dir)
+        # The evaluation is the base model's cost too: charged to the run it scores.
+        with recording_cost(cost.EVALUATE, run_id=args.run_id):
+            result = evaluate(args.run_id, storage.local_splits(args.data_dir, names=(TEST,)),
+                              args.data_dir)
     except InputError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

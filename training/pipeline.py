@@ -41,7 +41,7 @@ from training.run_key import TAG_PREFIX, RunKey
 from training.search_report import describe, finish_search, search_params
 from training.space import SearchSpace
 from training.suggest import suggest_trials
-from training.tracking import registry, tags
+from training.tracking import cost, registry, tags
 from training.tracking.search_store import SearchStore
 from training.trial import TrialSpec
 from training.vocab import Vocabulary
@@ -232,11 +232,25 @@ def register(run: RunInputs, chosen: ChosenTrial, trained: TrainedModel,
     _check_same_store(run)
     if not trained.model_uri:
         raise RuntimeError(f"training run {trained.run_id} logged no model")
+    night = cost.night_cost(chosen.search_run_id, trained.run_id)
     version_tags = {tags.DAG_RUN_ID: dag_run_id, tags.DATA_SHA256: run.data_sha256,
                     tags.SEARCH_RUN_ID: chosen.search_run_id, tags.SEARCH_ID: run.search_id,
+                    tags.ACCELERATOR_SECONDS: f"{night.accelerator_seconds:.1f}",
+                    tags.WALL_SECONDS: f"{night.wall_seconds:.1f}",
                     **(run.run_key.tags() if run.run_key else {})}
-    registration = registry.register_evaluated(trained.run_id, trained.model_uri,
-                                               evaluation, version_tags,
-                                               margin=run.config.pipeline.promotion_margin)
+    registration = registry.register_evaluated(
+        trained.run_id, trained.model_uri, evaluation, version_tags,
+        margin=run.config.pipeline.promotion_margin,
+        require_approval=run.config.pipeline.require_approval
+    ).model_copy(update={"cost": night.describe()})
     print(registration.verdict)
+    print(f"what this run cost: {night.describe()}")
     return registration
+
+
+def promote(run: RunInputs, registration: Registration) -> Registration:
+    """``champion`` to a version a person approved, if it still beats it."""
+    _check_same_store(run)
+    promoted = registry.promote_approved(registration, run.config.pipeline.promotion_margin)
+    print(promoted.verdict)
+    return promoted

@@ -78,6 +78,7 @@ class Step(Frozen):
     # to a local process and a pod alike; credentials never: those come from the
     # worker's environment or the pod's secret.
     environment: dict[str, str] = Field(default_factory=dict)
+    trial_num: int | None = None  # a trial's number, for what its pod is labelled with
 
 
 class Tracking(Frozen):
@@ -160,3 +161,8 @@ class Registration(Frozen):
     champion: bool
     test_loss: float
     verdict: str
+    # It beats the champion, and the run requires a person to approve the move.
+    awaiting_approval: bool = False
+    previous_champion: int | None = None  # the champion it was tested against
+    previous_test_loss: float | None = None
+    cost: str | None = None  # what the DAG run's steps cost, for people to read

@@ -61,7 +61,7 @@ SECTIONS = {
     "Search": ("num_trials", "parallel", "max_epochs", "final_epochs", "max_train_chars",
                "algorithm",
                "n_startup_jobs", "warm_start", "past_trials", "pruning"),
-    "Selection": ("policy", "tolerance", "weight", "promotion_margin"),
+    "Selection": ("policy", "tolerance", "weight", "promotion_margin", "require_approval"),
     "Search space": ("space_overrides",),
 }
 

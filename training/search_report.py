@@ -4,10 +4,10 @@ plot and the table.
 ``search_params`` is what the search's parent run records when it opens.
 ``finish_search`` is the DAG's ``select`` task and the local driver's last
 step: it chooses the trial (``training.selection``), logs the ranked
-``trials.csv`` (the tutorial's columns) and the loss-against-time plot to the
-search's parent run, tags the choice and its reason, and closes the run
-(FAILED if no trial succeeded). ``format_table`` is the same ranking for a
-terminal.
+``trials.csv`` (the tutorial's columns), the loss-against-time plot and what the
+trials cost (``tracking.cost``) to the search's parent run, tags the choice and
+its reason, and closes the run (FAILED if no trial succeeded). ``format_table``
+is the same ranking for a terminal.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from training.records import FAILED, PRUNED, TrialRecord
 from training.selection import NoTrialSucceeded, Selection, pareto_front, rank, select
 from training.space import SearchSpace
 from training.tracking import tags
+from training.tracking.cost import TRIALS
 
 if TYPE_CHECKING:  # a store is handed in; this module stays free of MLflow
     from training.tracking.search_store import SearchStore
@@ -59,7 +60,8 @@ def finish_search(store: SearchStore, policy: SelectionPolicy,
     pruned = [t for t in trials if t.status == PRUNED]
     metrics = {"trials_pruned": len(pruned),
                "trial_epochs_saved_by_pruning": sum(max(0, max_epochs - t.num_epochs)
-                                                    for t in pruned)}
+                                                    for t in pruned),
+               **store.trials_cost().metrics(TRIALS)}
     with tempfile.TemporaryDirectory() as scratch:
         table = write_trials_csv(trials, Path(scratch) / "trials.csv")
         try:

@@ -39,8 +39,9 @@ from training.data import check_splits
 from training.deadline import epoch_deadline
 from training.errors import InputError, TrainingDiverged
 from training.records import TrainedModel
+from training.step_cost import recording_cost
 from training.stop_signals import unwind_on_stop_signals
-from training.tracking import runs, tags
+from training.tracking import cost, runs, tags
 from training.vocab import VOCAB_FILENAME, Vocabulary
 
 DEFAULT_DATA_DIR = Path("data/tweets-split")
@@ -49,7 +50,7 @@ DEFAULT_DATA_DIR = Path("data/tweets-split")
 def run_training(job: TrainJob, *, run_id: str | None = None,
                  run_tags: dict[str, str] | None = None,
                  judge_epoch: Callable[[list[EpochRecord]], str | None] | None = None,
-                 log_model: bool = False):
+                 log_model: bool = False, on_run: Callable[[str], None] | None = None):
     """Check inputs, then train ``job`` inside an MLflow run; returns the FitResult.
 
     ``run_id`` continues an existing run (a trial created at suggestion time);
@@ -57,7 +58,8 @@ def run_training(job: TrainJob, *, run_id: str | None = None,
     ``judge_epoch`` sees the epochs so far after each one and may return a
     reason to stop (the search's pruning). ``log_model`` also logs the best
     checkpoint as an MLflow model that generates tweets (its URI goes in the
-    run's ``tweetbot.model_uri`` tag), ready for the registry.
+    run's ``tweetbot.model_uri`` tag), ready for the registry. ``on_run`` is told
+    the MLflow run's id once it is open.
     """
     vocab = (Vocabulary.load(job.checkpoint_dir) if job.restore
              else Vocabulary.default())
@@ -69,6 +71,8 @@ def run_training(job: TrainJob, *, run_id: str | None = None,
     with runs.training_run(run_id or state.mlflow_run_id, job.run_name,
                            {tags.KIND: tags.TRAIN, **(run_tags or {})}) as run:
         state.mlflow_run_id = run.run_id
+        if on_run is not None:
+            on_run(run.run_id)
         job.checkpoint_dir.mkdir(parents=True, exist_ok=True)
         vocab.save(job.checkpoint_dir)
         run.log_params({**job.hyperparams.to_dict(), **job.fit.to_dict(),
@@ -178,10 +182,12 @@ def _parse_tags(pairs: list[str]) -> dict[str, str]:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        run_tags = _parse_tags(args.tag)
-        job = job_from_args(args)
-        unwind_on_stop_signals()
-        result = run_training(job, run_tags=run_tags, log_model=args.log_model)
+        with recording_cost(cost.TRAIN) as clock:
+            run_tags = _parse_tags(args.tag)
+            job = job_from_args(args)
+            unwind_on_stop_signals()
+            result = run_training(job, run_tags=run_tags, log_model=args.log_model,
+                                  on_run=clock.charge_to)
     except InputError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

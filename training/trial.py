@@ -21,6 +21,7 @@ import argparse
 import shutil
 import sys
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
@@ -41,8 +42,9 @@ from training.config import (
 from training.errors import InputError, StepHung, TrainingDiverged
 from training.pruning import should_prune
 from training.records import FAILED, OK, PRUNED, RUNNING, Step, TrialRecord, trial_name
+from training.step_cost import recording_cost
 from training.stop_signals import stopped, unwind_on_stop_signals
-from training.tracking import tags
+from training.tracking import cost, tags
 from training.tracking.search_store import SearchStore
 from training.train import run_training
 from training.vocab import Vocabulary
@@ -76,7 +78,8 @@ class TrialSpec:
         """This trial as a step for a placement to put on a worker or in a pod."""
         return Step(module="training.trial", arguments=tuple(self.arguments()),
                     folder=self.search_id, name=trial_name(self.trial_num),
-                    label=label, checkpoint=True, environment=environment or {})
+                    label=label, checkpoint=True, environment=environment or {},
+                    trial_num=self.trial_num)
 
     def default_checkpoint_dir(self) -> Path:
         """The local runner's folder for this trial."""
@@ -98,8 +101,9 @@ def describe_failure(error: BaseException) -> str:
     return f"{name}: {text}"[:500]
 
 
-def run_trial(spec: TrialSpec) -> TrialRecord:
-    """Run (or report, or continue) one trial and write its result file."""
+def run_trial(spec: TrialSpec, on_run: Callable[[str], None] | None = None) -> TrialRecord:
+    """Run (or report, or continue) one trial and write its result file.
+    ``on_run`` is told the trial's MLflow run id as soon as it is known."""
     store = SearchStore(spec.search_id)
     record = store.find_trial(spec.trial_num)
     if record is None:
@@ -109,6 +113,8 @@ def run_trial(spec: TrialSpec) -> TrialRecord:
                          f"such trial in {tracking.tracking_uri()} (experiment "
                          f"{settings.experiment_name()}); a trial is suggested first "
                          f"(the DAG or training.search), then run")
+    if on_run is not None:
+        on_run(record.run_id)
     if record.finished:
         return _write(spec, record)
     if record.hyperparams != spec.hyperparams:
@@ -228,9 +234,10 @@ def spec_from_args(args: argparse.Namespace) -> TrialSpec:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        spec = spec_from_args(args)
-        unwind_on_stop_signals()
-        result = run_trial(spec)
+        with recording_cost(cost.TRIAL) as clock:
+            spec = spec_from_args(args)
+            unwind_on_stop_signals()
+            result = run_trial(spec, on_run=clock.charge_to)
     except InputError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

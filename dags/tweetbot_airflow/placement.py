@@ -24,6 +24,13 @@ Local steps that train go to the Celery queue ``TWEETBOT_GPU_QUEUE``
 evaluation needs no GPU and stays on the default queue, as do pod tasks (the
 pod, not the worker, needs the GPU).
 
+How many accelerators a step holds is decided here too, and handed to its
+process as ``TWEETBOT_ACCELERATORS`` (``training.step_cost`` charges its run
+accelerators x wall seconds): a pod, the GPUs it requests (``TWEETBOT_K8S_GPUS``,
+none for the evaluation); a local process, the worker's own
+``TWEETBOT_LOCAL_ACCELERATORS`` (0 by default; read on the worker, as GPU
+workers may differ), none for the evaluation.
+
 Every Airflow component parses the DAG file itself, the workers too. A worker
 whose settings differ from the dag-processor's would run a task of another
 shape. The DAG records the settings it was parsed with in its tags
@@ -43,10 +50,12 @@ from airflow.sdk.exceptions import AirflowFailException
 from training.errors import InputError
 from training.records import Step
 from training.run_config import GPU_QUEUE, TRIALS_POOL
+from training.step_cost import ACCELERATORS, accelerator_count
 from tweetbot_airflow.pod_settings import PodSettings
 
 VARIABLE = "TWEETBOT_TRIAL_EXECUTOR"
 GPU_QUEUE_VARIABLE = "TWEETBOT_GPU_QUEUE"
+LOCAL_ACCELERATORS_VARIABLE = "TWEETBOT_LOCAL_ACCELERATORS"
 PLACEMENT_TAG, GPU_QUEUE_TAG = "placement:", "gpu-queue:"  # DAG tags holding the settings
 
 
@@ -107,22 +116,46 @@ def _settings_in(tags) -> list[str]:
                                                                     GPU_QUEUE_TAG)))
 
 
+def local_accelerators(gpu: bool, environ=os.environ) -> int:
+    """The accelerators a step holds as a process on this worker."""
+    return accelerator_count(LOCAL_ACCELERATORS_VARIABLE, environ) if gpu else 0
+
+
+def pod_accelerators(settings: PodSettings, gpu: bool) -> int:
+    """The GPUs a step's pod requests, and so holds."""
+    return settings.gpus if gpu else 0
+
+
+def holding(step: Step, accelerators: int) -> Step:
+    """``step`` told how many accelerators it holds."""
+    return step.model_copy(update={"environment": {**step.environment,
+                                                   ACCELERATORS: str(accelerators)}})
+
+
 # --- local: a process on the worker ------------------------------------------------
 
 @task
-def run_step(step: dict) -> dict:
+def run_step(step: dict, gpu: bool = True) -> dict:
     from training import runner
 
-    return runner.run(runner.place(Step.from_json(step)))
+    return runner.run(runner.place(_on_this_worker(step, gpu)))
 
 
 @task(pool=TRIALS_POOL, map_index_template="{{ trial_label }}")
 def run_trial(step: dict) -> dict:
     from training.trial import run_as_process
 
-    trial = Step.from_json(step)
+    trial = _on_this_worker(step, gpu=True)
     get_current_context()["trial_label"] = trial.label
     return run_as_process(trial).to_json()
+
+
+def _on_this_worker(step: dict, gpu: bool) -> Step:
+    try:
+        accelerators = local_accelerators(gpu)
+    except InputError as error:  # the worker's setting: a retry here fails the same way
+        raise AirflowFailException(str(error)) from None
+    return holding(Step.from_json(step), accelerators)
 
 
 class LocalPlacement:
@@ -131,7 +164,7 @@ class LocalPlacement:
     def step(self, task_id: str, step: XComArg, gpu: bool = True) -> XComArg:
         queue = {"queue": gpu_queue()} if gpu else {}
         return run_step.override(task_id=task_id, pre_execute=check_same_settings,
-                                 **queue)(step)
+                                 **queue)(step, gpu=gpu)
 
     def trials(self, task_id: str, steps: XComArg) -> XComArg:
         return run_trial.override(task_id=task_id, queue=gpu_queue(),

@@ -156,14 +156,13 @@ def pod_operator_kwargs(settings: PodSettings) -> dict[str, Any]:
     }
 
 
-def step_pod_kwargs(settings: PodSettings, *, gpu: bool, checkpoint: bool) -> dict[str, Any]:
-    """What differs between a step's pods: a GPU (and the nodes that have one) only
-    for the steps that train, the checkpoint volume only where checkpoints are
-    written (a volume mounted in every parallel pod would need every node to
-    attach it)."""
+def step_pod_kwargs(settings: PodSettings, *, gpus: int, checkpoint: bool) -> dict[str, Any]:
+    """What differs between a step's pods: ``gpus`` (the placement's to decide:
+    only the steps that train get any) and the nodes that have them, the
+    checkpoint volume only where checkpoints are written (a volume mounted in
+    every parallel pod would need every node to attach it)."""
     from kubernetes.client import models as k8s
 
-    gpus = settings.gpus if gpu else 0
     limits = {"memory": settings.memory, **({GPU_RESOURCE: str(gpus)} if gpus else {})}
     # The root filesystem is read-only: /tmp (TWEETBOT_HOME, HOME, downloaded
     # splits, the pod-disk checkpoints) is the pod's own scratch disk.

@@ -12,13 +12,22 @@ from __future__ import annotations
 from contextlib import suppress
 
 from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
+from airflow.providers.cncf.kubernetes.pod_generator import make_safe_label_value
 from airflow.sdk import XComArg
 from airflow.sdk.exceptions import AirflowException
 
 from training.records import Step
+from tweetbot_airflow.placement import holding, pod_accelerators
 from tweetbot_airflow.pod_settings import PodSettings, pod_operator_kwargs, step_pod_kwargs
 
 POD_RESULT_PATH = "/airflow/xcom/return.json"  # where the XCom sidecar looks
+# What a cluster's cost tool can group a pod's spend by, beside the provider's
+# own labels (dag_id, task_id, run_id, map_index, try_number).
+STEP_LABEL, TRIAL_LABEL = "tweetbot/step", "tweetbot/trial"
+# The provider's run_id label is the DAG run id made label-safe: a scheduled
+# run's ``scheduled__2026-11-29T03:00:00+00:00`` loses its ``:`` and ``+`` and
+# gains a hash. The exact id goes in this annotation.
+DAG_RUN_ANNOTATION = "tweetbot/dag-run-id"
 
 
 class StepPodOperator(KubernetesPodOperator):
@@ -36,13 +45,16 @@ class StepPodOperator(KubernetesPodOperator):
 
     def build_pod_request_obj(self, context=None, *, dry_run: bool = False):
         # The step arrives through XCom, so the command is known only now.
-        command = Step.from_json(self.step)
+        gpus = pod_accelerators(self.settings, self.gpu)
+        command = holding(Step.from_json(self.step), gpus)
         self.cmds = ["python", "-m", command.module]
         self.arguments = pod_arguments(command, self.settings)
-        self.labels = {**self.labels,
-                       "app.kubernetes.io/component": command.module.rsplit(".", 1)[-1]}
+        self.labels = {**self.labels, **step_labels(command)}
+        if context is not None:
+            self.annotations = {**(self.annotations or {}),
+                                DAG_RUN_ANNOTATION: context["run_id"]}
         self.env_vars = pod_environment(self.env_vars, command, self.settings)
-        for name, value in step_pod_kwargs(self.settings, gpu=self.gpu,
+        for name, value in step_pod_kwargs(self.settings, gpus=gpus,
                                            checkpoint=command.checkpoint).items():
             setattr(self, name, value)
         return super().build_pod_request_obj(context, dry_run=dry_run)
@@ -125,6 +137,15 @@ def pod_environment(env_vars: list, step: Step, settings: PodSettings) -> list:
     kept = [variable for variable in convert_env_vars(env_vars or [])
             if variable.name not in needed]
     return [*kept, *(k8s.V1EnvVar(name=name, value=value) for name, value in needed.items())]
+
+
+def step_labels(step: Step) -> dict[str, str]:
+    """Which step a pod runs (``trial``, ``base``, ``evaluation``) and which trial."""
+    labels = {"app.kubernetes.io/component": step.module.rsplit(".", 1)[-1],
+              STEP_LABEL: "trial" if step.trial_num is not None else step.name}
+    if step.trial_num is not None:
+        labels[TRIAL_LABEL] = str(step.trial_num)
+    return {key: make_safe_label_value(value) for key, value in labels.items()}
 
 
 def pod_arguments(step: Step, settings: PodSettings) -> list[str]:

@@ -20,6 +20,10 @@ os.environ.update({
     "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO / "plugins"),
     "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
     "AIRFLOW__CORE__UNIT_TEST_MODE": "True",
+    # dag.test() in Airflow 3.3 fails a successful run of a DAG with a deadline
+    # alert (it reads the alerts as database ids); the deadline is tested on the
+    # stack, where the scheduler and triggerer handle it.
+    "TWEETBOT_DEADLINE": "0",
 })
 for folder in (REPO / "dags", REPO / "plugins"):
     if str(folder) not in sys.path:

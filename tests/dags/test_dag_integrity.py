@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from training.errors import InputError
+from training.records import Step
 from training.run_config import MAX_ROUNDS, TRIALS_POOL, RunConfig, params_schema
 
 DAGS = Path(__file__).resolve().parents[2] / "dags"
@@ -47,7 +48,8 @@ def test_training_dag_shape(airflow_db, monkeypatch, placement):
     rounds = [f"{name}_r{r}" for name in ("suggest", "trial") for r in range(MAX_ROUNDS)]
     assert set(dag.task_ids) == {"validate_splits", "start_search", *rounds, "select",
                                  "base_model_arguments", "train_base_model",
-                                 "evaluate_arguments", "evaluate", "register"}
+                                 "evaluate_arguments", "evaluate", "register",
+                                 "approve_promotion", "promote"}
     downstream = lambda task_id: dag.get_task(task_id).downstream_task_ids  # noqa: E731
     assert "start_search" in downstream("validate_splits")
     assert "suggest_r0" in downstream("start_search")
@@ -58,6 +60,8 @@ def test_training_dag_shape(airflow_db, monkeypatch, placement):
     assert "train_base_model" in downstream("base_model_arguments")
     assert "evaluate" in downstream("evaluate_arguments")
     assert "register" in downstream("evaluate")
+    assert {"approve_promotion", "promote"} <= downstream("register")
+    assert "promote" in downstream("approve_promotion")
     assert dag.max_active_runs == 1 and not dag.catchup
     assert dag.get_task("trial_r0").pool == TRIALS_POOL
     assert dag.get_task("suggest_r1").trigger_rule == "all_done"
@@ -156,6 +160,72 @@ def test_bad_pod_settings_fail_the_import_not_a_task(airflow_db, monkeypatch):
     assert "TWEETBOT_K8S_NODE_SELECTOR: not valid JSON" in error
 
 
+def test_both_dags_alert_on_failure_and_training_has_a_deadline(airflow_db, monkeypatch):
+    dagbag = parse(monkeypatch, {"TWEETBOT_DEADLINE": "PT6H"})
+    for dag_id in ("tweetbot_training", "tweetbot_prepare_splits"):
+        callback = dagbag.get_dag(dag_id).on_failure_callback
+        assert type(callback).__name__ == "RunFailed", dag_id
+    dag = dagbag.get_dag("tweetbot_training")
+    [deadline] = dag.deadline
+    assert str(deadline.interval) == "6:00:00"
+    assert type(deadline.reference).__name__ == "DagRunQueuedAtDeadline"
+    assert deadline.callback.path.endswith("alerts.DeadlineMissed")
+    for task_id in ("register", "promote"):
+        callbacks = dag.get_task(task_id).on_success_callback
+        callbacks = callbacks if isinstance(callbacks, list) else [callbacks]
+        assert [type(c).__name__ for c in callbacks] == ["ChampionChanged"], task_id
+    approval = dag.get_task("approve_promotion")
+    assert approval.defaults == ["Reject"] and str(approval.response_timeout) == "12:00:00"
+    assert parse(monkeypatch, {"TWEETBOT_DEADLINE": "0"}).get_dag(
+        "tweetbot_training").deadline is None
+
+
+def test_a_bad_deadline_fails_the_import_naming_the_variable(airflow_db, monkeypatch):
+    dagbag = parse(monkeypatch, {"TWEETBOT_DEADLINE": "tomorrow"})
+    (error,) = [e for path, e in dagbag.import_errors.items() if "tweetbot_training" in path]
+    assert "TWEETBOT_DEADLINE: 'tomorrow' is not a duration" in error
+
+
+BASE_STEP = Step(module="training.train", arguments=(), folder="nightly", name="base",
+                 environment={"TWEETBOT_EXPERIMENT": "nightly"})
+
+
+@pytest.mark.parametrize(("worker", "gpu", "held"), [
+    ({}, True, "0"),
+    ({"TWEETBOT_LOCAL_ACCELERATORS": "2"}, True, "2"),
+    ({"TWEETBOT_LOCAL_ACCELERATORS": "2"}, False, "0")])
+def test_a_local_step_that_trains_holds_the_workers_accelerators(monkeypatch, worker, gpu,
+                                                                 held):
+    """Read on the worker as the task runs, and handed to the step's process."""
+    from training import runner
+    from tweetbot_airflow.placement import run_step
+
+    monkeypatch.delenv("TWEETBOT_LOCAL_ACCELERATORS", raising=False)
+    for name, value in worker.items():
+        monkeypatch.setenv(name, value)
+    placed = []
+    monkeypatch.setattr(runner, "run", lambda command, output=None: placed.append(command))
+    run_step.function(BASE_STEP.to_json(), gpu=gpu)
+    command, = placed
+    assert command.step.environment == {"TWEETBOT_EXPERIMENT": "nightly",
+                                        "TWEETBOT_ACCELERATORS": held}
+
+
+@pytest.mark.parametrize("value", ["1.5", "all", "-1"])
+def test_a_bad_local_accelerator_count_fails_the_task_naming_the_variable(monkeypatch, value):
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from training import runner
+    from tweetbot_airflow.placement import run_step
+
+    monkeypatch.setenv("TWEETBOT_LOCAL_ACCELERATORS", value)
+    monkeypatch.setattr(runner, "run", lambda command, output=None: pytest.fail("it ran"))
+    with pytest.raises(AirflowFailException) as refused:  # failed for good: no retry
+        run_step.function(BASE_STEP.to_json(), gpu=True)
+    assert str(refused.value) == (f"TWEETBOT_LOCAL_ACCELERATORS: {value!r} is not a number "
+                                  f"of accelerators (a whole number, 0 or more)")
+
+
 def test_every_param_has_a_description_and_a_default(dagbag):
     dag = dagbag.get_dag("tweetbot_training")
     assert set(dag.params) == set(params_schema())
@@ -194,9 +264,13 @@ def test_a_training_subset_is_for_the_trials_only():
     assert RunConfig.from_params({}).trial_fit.max_train_chars is None
 
 
-def test_the_form_opens_ready_to_submit_in_titled_sections(dagbag):
+def test_the_form_opens_ready_to_submit_in_titled_sections(airflow_db, monkeypatch):
     """Airflow's form requires every field whose type has no "null"; the optional
-    ones must say so, and every default must already be valid."""
+    ones must say so, and every default must already be valid. Parsed afresh: a
+    dag.test() run earlier in this process leaves its conf in the session
+    dagbag's DAG object's params (seen since the DAG has approve_promotion); a
+    dag-processor's copy never runs a task."""
+    dagbag = parse(monkeypatch, {})
     params = dagbag.get_dag("tweetbot_training").params
     for name in params:
         schema = params.get_param(name).schema

@@ -92,6 +92,9 @@ def test_every_pod_the_dag_renders_is_valid_kubernetes(airflow_db, monkeypatch, 
         "registry.example.com/tweetbot-trainer:0.1.0")
     limits = pod.spec.containers[0].resources.limits
     assert ("nvidia.com/gpu" in limits) is (gpu and gpus != "0")
+    assert pod.metadata.labels["tweetbot/step"] == name
+    environment = {env.name: env.value for env in pod.spec.containers[0].env}
+    assert environment["TWEETBOT_ACCELERATORS"] == limits.get("nvidia.com/gpu", "0")
     mounts = [m.mount_path for m in pod.spec.containers[0].volume_mounts or []]
     assert ("/checkpoints" in mounts) is step.checkpoint
 

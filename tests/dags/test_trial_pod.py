@@ -9,6 +9,7 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -162,6 +163,47 @@ def test_the_evaluation_pod_asks_for_no_gpu_and_mounts_no_checkpoints(airflow_db
     assert not pod.spec.node_selector and not pod.spec.tolerations
     assert not [m for m in container.volume_mounts or [] if m.name == "checkpoints"]
     assert "--checkpoint-dir" not in container.args
+
+
+# Kubernetes' rule for a label value: at most 63 characters, alphanumerics at
+# both ends, dashes, underscores and dots between.
+LABEL_VALUE = re.compile(r"(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?")
+
+
+def task_context(run_id: str) -> dict:
+    """What a running task hands the operator, as far as a pod's labels read it."""
+    ti = SimpleNamespace(dag_id="tweetbot_training", task_id="trial_r0", map_index=6,
+                         try_number=2)
+    return {"ti": ti, "run_id": run_id, "dag": SimpleNamespace()}
+
+
+def test_a_trial_pod_is_labelled_for_cost_attribution_and_told_its_gpus(airflow_db, spec,
+                                                                         monkeypatch):
+    step = TrialSpec(**{**spec.__dict__, "trial_num": 7}).step(environment=RUN_STORE)
+    assert step.trial_num == 7 and Step.from_json(step.to_json()) == step
+    run_id = "scheduled__2026-11-29T03:00:00+00:00"
+    pod = pod_operator(step, monkeypatch, TWEETBOT_K8S_GPUS="2").build_pod_request_obj(
+        task_context(run_id), dry_run=True)
+    labels = pod.metadata.labels
+    assert (labels["tweetbot/step"], labels["tweetbot/trial"]) == ("trial", "7")
+    # The provider labels the DAG run, made label-safe (no ":" or "+", a hash added);
+    # the exact id is an annotation.
+    assert labels["run_id"].startswith("scheduled__2026-11-29T0300000000-")
+    assert pod.metadata.annotations["tweetbot/dag-run-id"] == run_id
+    assert (labels["dag_id"], labels["task_id"], labels["map_index"]) == (
+        "tweetbot_training", "trial_r0", "6")
+    assert all(len(value) <= 63 and LABEL_VALUE.fullmatch(value) for value in labels.values())
+    # The step's process is told the GPUs its pod requests: what its cost counts.
+    assert inline_environment(pod)["TWEETBOT_ACCELERATORS"] == "2"
+    assert pod.spec.containers[0].resources.limits["nvidia.com/gpu"] == "2"
+
+
+def test_the_evaluation_pod_holds_no_accelerator_and_says_which_step_it_is(airflow_db,
+                                                                           monkeypatch):
+    pod = pod_operator(EVALUATION, monkeypatch, gpu=False).build_pod_request_obj(dry_run=True)
+    assert inline_environment(pod)["TWEETBOT_ACCELERATORS"] == "0"
+    assert pod.metadata.labels["tweetbot/step"] == "evaluation"
+    assert "tweetbot/trial" not in pod.metadata.labels
 
 
 def test_pods_wait_for_a_gpu_node_and_an_image_pull_and_fail_when_hung(trial_pod, spec,

@@ -184,3 +184,42 @@ def test_the_champion_moves_only_for_a_gain_beyond_the_margin():
     assert within.verdict == (f"v{within.version} stays candidate; champion v{first.version} "
                               f"is within the promotion margin (0.5%): 1.4950 against 1.5000")
     assert candidate(1.4949, margin=0.0).champion
+
+
+def test_a_version_awaiting_approval_moves_only_once_approved():
+    first = registered("sha256-of-splits", champion=True)
+    evaluation = Evaluation(run_id=first.run_id, test_loss=1.2, test_bits_per_char=1.7,
+                            champion_version=int(first.version), champion_test_loss=1.5)
+    version = registered("sha256-of-splits", champion=False)
+    waiting = registry.register_evaluated(
+        version.run_id, version.source, evaluation.model_copy(update={"run_id": version.run_id}),
+        {}, margin=0.005, require_approval=True)
+    assert waiting.awaiting_approval and not waiting.champion
+    assert waiting.verdict == (f"v{version.version} beats champion v{first.version} "
+                               f"(1.2000 against 1.5000); it stays candidate until approved")
+    assert str(registry.champion().version) == str(first.version)
+    assert str(registry.version_by_alias(registry.CANDIDATE).version) == str(version.version)
+    promoted = registry.promote_approved(waiting, margin=0.005)
+    assert promoted.champion and not promoted.awaiting_approval
+    assert str(registry.champion().version) == str(version.version)
+    # A retried promote, or register, finds it promoted already and says so.
+    assert registry.promote_approved(waiting, margin=0.005).champion
+
+
+def test_an_approval_after_a_better_champion_arrived_moves_nothing():
+    first = registered("sha256-of-splits", champion=True)
+    evaluation = Evaluation(run_id=first.run_id, test_loss=1.2, test_bits_per_char=1.7,
+                            champion_version=int(first.version), champion_test_loss=1.5)
+    version = registered("sha256-of-splits", champion=False)
+    waiting = registry.register_evaluated(
+        version.run_id, version.source, evaluation.model_copy(update={"run_id": version.run_id}),
+        {}, require_approval=True)
+    better = registered("sha256-of-splits", champion=False)
+    tracking.client().set_model_version_tag(registry.MODEL_NAME, better.version,
+                                            tags.TEST_LOSS, "1.000000")
+    assert registry.promote_if_better(better, 1.0, 1.5, evaluated_against=int(first.version))
+    late = registry.promote_approved(waiting, margin=0.005)
+    assert not late.champion
+    assert late.verdict.startswith(f"approved, but v{version.version} stays candidate; "
+                                   f"champion v{better.version} was promoted by another run")
+    assert str(registry.champion().version) == str(better.version)

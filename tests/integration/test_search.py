@@ -31,6 +31,7 @@ from training.search_report import CSV_COLUMNS, finish_search
 from training.selection import NoTrialSucceeded
 from training.space import SearchSpace
 from training.suggest import suggest_trials
+from training.tracking import cost
 from training.tracking.search_store import SearchStore
 from training.trial import TrialSpec, build_parser, run_as_process, spec_from_args
 from training.trial import main as trial_main
@@ -171,9 +172,14 @@ def test_finish_search_logs_the_ranked_table_the_plot_and_the_choice(tmp_path):
 def test_a_search_with_no_successful_trial_fails_its_parent():
     store = SearchStore("all-failed")
     record_trial(store, 1, HyperParams(), [], status=FAILED, reason="diverged")
+    cost.charge(store.find_trial(1).run_id, cost.TRIAL, accelerators=2, wall_seconds=7.0)
     with pytest.raises(NoTrialSucceeded):
         finish_search(store, SelectionPolicy(), max_epochs=3)
-    assert store.find_parent().info.status == "FAILED"
+    parent = store.find_parent()
+    assert parent.info.status == "FAILED"
+    # What the failed trials cost is on the search all the same.
+    assert (parent.data.metrics["trials_wall_seconds"],
+            parent.data.metrics["trials_accelerator_seconds"]) == (7.0, 14.0)
 
 
 @pytest.mark.fault

@@ -7,12 +7,14 @@ health checks and run states."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 
 from training.sample_corpus import write_sample_corpus
 
+from .receivers import receivers
 from .stack_clients import (
     ARTIFACTS,
     PREPARE,
@@ -20,10 +22,13 @@ from .stack_clients import (
     TRAINING,
     AirflowClient,
     StackClients,
+    free_ports,
     mlflow_on,
     started_stack,
     wait_until,
 )
+
+ALERTS_TO = "ml-team@example.com"
 
 
 @pytest.fixture(scope="package")
@@ -49,7 +54,30 @@ def artifacts() -> Path:
 
 
 @pytest.fixture(scope="package")
-def published(clients, airflow, tmp_path_factory) -> dict:
+def alerts(airflow):
+    """An SMTP server and a webhook catcher on loopback, and the Airflow
+    connections that send the alerts to them, created through the REST API like
+    an operator would; before any run, so every run's alerts arrive."""
+    with receivers(free_ports(1)[0]) as (mailbox, webhook):
+        airflow.create_connection({
+            "connection_id": "tweetbot_smtp", "conn_type": "smtp", "host": "127.0.0.1",
+            "port": mailbox.port, "extra": json.dumps({
+                "to": ALERTS_TO, "from_email": "tweetbot@example.com",
+                "disable_ssl": True, "disable_tls": True})})
+        airflow.create_connection({"connection_id": "tweetbot_webhook", "conn_type": "http",
+                                   "host": webhook.url})
+        yield mailbox, webhook
+        # What arrived, as it arrived: a test artifact to read after a run.
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        (ARTIFACTS / "alerts-received.txt").write_text("".join(
+            [f"--- mail to {', '.join(to)}: {subject}\n{body}\n"
+             for (subject, body), to in zip(mailbox.messages, mailbox.recipients,
+                                             strict=True)]
+            + [f"--- webhook post\n{json.dumps(post, indent=1)}\n" for post in webhook.posts]))
+
+
+@pytest.fixture(scope="package")
+def published(clients, airflow, alerts, tmp_path_factory) -> dict:
     """Raw tweets uploaded, tweetbot_prepare_splits run, and the tweetbot_training
     run that its asset update triggered, finished."""
     raw = write_sample_corpus(tmp_path_factory.mktemp("raw") / "tweets.csv",

@@ -10,7 +10,6 @@ import socket
 import time
 import uuid
 from pathlib import Path
-from unittest import mock
 
 import requests
 from urllib3.util import Retry
@@ -54,6 +53,15 @@ def free_ports(count: int) -> list[int]:
 
 
 SCHEDULE_NOT_DURING_TESTS = "0 0 1 1 *"  # New Year's midnight, UTC
+APPROVAL_TIMEOUT = 60  # seconds an approval waits; tests answer within seconds
+DAG_ENVIRONMENT = {
+    # A suite that spans 03:00 UTC would otherwise see the nightly run appear
+    # among the runs it counts.
+    "TWEETBOT_SCHEDULE": SCHEDULE_NOT_DURING_TESTS,
+    # Every training run here takes longer: each one gets a deadline alert.
+    "TWEETBOT_DEADLINE": "PT60S",
+    "TWEETBOT_APPROVAL_TIMEOUT": str(APPROVAL_TIMEOUT),
+}
 
 
 @contextlib.contextmanager
@@ -68,13 +76,11 @@ def started_stack(home: Path, **settings):
         home, s3_port=s3, mlflow_port=mlflow, airflow_port=airflow,
         scheduler_health_port=scheduler, worker_log_port=worker_logs,
         name=f"tb_{uuid.uuid4().hex[:8]}", parallelism=4, trial_slots=2,
-        run_defaults=str(home / "run_defaults.yaml"), **settings)
+        run_defaults=str(home / "run_defaults.yaml"), dag_environment=DAG_ENVIRONMENT,
+        **settings)
     started = None
     try:
-        # The services inherit this: a suite that spans 03:00 UTC would otherwise
-        # see the nightly run appear among the runs it counts.
-        with mock.patch.dict(os.environ, {"TWEETBOT_SCHEDULE": SCHEDULE_NOT_DURING_TESTS}):
-            started = native.up(settings)  # stops what it started if it fails
+        started = native.up(settings)  # stops what it started if it fails
         yield started
     finally:
         if started is not None:
@@ -152,6 +158,22 @@ class AirflowClient:
         """The run once it finished (success or failed)."""
         return wait_until(lambda: (run := self.run(dag_id, run_id))["state"]
                           in TERMINAL_STATES and run, timeout, f"{dag_id} {run_id}")
+
+    def create_connection(self, connection: dict) -> None:
+        self.session.post(f"{self.base}/api/v2/connections", json=connection,
+                          timeout=60).raise_for_status()
+
+    def respond(self, dag_id: str, run_id: str, task_id: str, option: str) -> dict:
+        """Answer a Human-in-the-loop task, as a person on its "Required actions" page."""
+        response = self.session.patch(
+            f"{self.base}/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/-1/"
+            f"hitlDetails", json={"chosen_options": [option]}, timeout=60)
+        response.raise_for_status()
+        return response.json()
+
+    def hitl_detail(self, dag_id: str, run_id: str, task_id: str) -> dict:
+        return self.get(f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/-1/"
+                        f"hitlDetails")
 
     def task_instances(self, dag_id: str, run_id: str) -> list[dict]:
         return self.get(f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances",

@@ -88,6 +88,11 @@ OPTIONAL_VARIABLES = (
     ("TWEETBOT_K8S_STARTUP_TIMEOUT", "", "seconds from scheduled to running (900)"),
     ("TWEETBOT_K8S_SCHEDULE_TIMEOUT", "", "seconds from created to scheduled (1800)"),
     ("TWEETBOT_K8S_EXECUTION_TIMEOUT", "", "seconds a step may run (43200)"),
+    ("TWEETBOT_LOCAL_ACCELERATORS", "0", "GPUs a local step that trains holds on a "
+     "worker (what its accelerator-seconds count)"),
+    ("TWEETBOT_DEADLINE", "PT12H", "alert when a training run is not finished this long "
+     "after it was queued (0: never)"),
+    ("TWEETBOT_APPROVAL_TIMEOUT", "PT12H", "how long approve_promotion waits for an answer"),
 )
 
 
@@ -215,7 +220,9 @@ def _airflow_settings() -> dict[str, str]:
     return {"AIRFLOW__CORE__EXECUTOR": _optional("AIRFLOW_EXECUTOR"),
             "KUBECONFIG": f"{KUBE}/config",
             **{name: _optional(name) for name, _, _ in OPTIONAL_VARIABLES
-               if name.startswith(("TWEETBOT_TRIAL", "TWEETBOT_TRAINER", "TWEETBOT_K8S"))}}
+               if name.startswith(("TWEETBOT_TRIAL", "TWEETBOT_TRAINER", "TWEETBOT_K8S",
+                                   "TWEETBOT_LOCAL", "TWEETBOT_DEADLINE",
+                                   "TWEETBOT_APPROVAL"))}}
 
 
 def _health_command(service: Service) -> list[str]:

@@ -140,6 +140,9 @@ class StackSettings(Frozen):
     retry_delay: int = Field(120, ge=0, description="seconds before a failed task's retry")
     heartbeat_timeout: int = Field(300, ge=10, description=(
         "seconds without a heartbeat before the scheduler fails a task (a lost worker)"))
+    dag_environment: dict[str, str] = Field(default_factory=dict, description=(
+        "settings the DAG files read, for every Airflow service: TWEETBOT_SCHEDULE, "
+        "TWEETBOT_DEADLINE, TWEETBOT_APPROVAL_TIMEOUT, ..."))
 
     @property
     def airflow_database(self) -> str:
@@ -212,6 +215,7 @@ def airflow_environment(settings: StackSettings, secrets: Secrets) -> dict[str, 
         "TWEETBOT_SPLITS": f"s3://{settings.bucket}/splits",
         "TWEETBOT_MLFLOW_UI_URL": addresses.mlflow_url,
         **({"TWEETBOT_RUN_DEFAULTS": settings.run_defaults} if settings.run_defaults else {}),
+        **settings.dag_environment,
         **mlflow_client_environment(settings, secrets),
         **s3_client_environment(settings, secrets),
     }

@@ -6,6 +6,7 @@
     tracking.runs       what a training run logs; artifacts read back
     tracking.search_store  a search as a parent run with one child run per trial
     tracking.registry   versions of tweetbot-charrnn and the champion/candidate aliases
+    tracking.cost       what steps cost (wall and accelerator seconds), per run and per night
     tracking.pyfunc     the registered model: an MLflow pyfunc that writes tweets
 
 Importing this package is cheap (MLflow itself loads on first use), so the DAG

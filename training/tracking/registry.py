@@ -118,25 +118,35 @@ def _set_alias(alias: str, version: str) -> None:
 def promote_if_better(version: ModelVersion, test_loss: float,
                       champion_test_loss: float | None,
                       evaluated_against: int | None = None, margin: float = 0.0) -> bool:
-    """Move ``champion`` to ``version`` if there is none or it is beaten: a test
-    loss more than ``margin`` (a fraction) below the champion's.
+    """Move ``champion`` to ``version`` if it beats the current champion
+    (``beats_champion``); whether it moved."""
+    if not beats_champion(version, test_loss, champion_test_loss, evaluated_against, margin):
+        return False
+    _set_alias(CHAMPION, version.version)
+    return True
+
+
+def beats_champion(version: ModelVersion, test_loss: float, champion_test_loss: float | None,
+                   evaluated_against: int | None = None, margin: float = 0.0) -> bool:
+    """Whether ``version`` should be the champion: there is none, or its test loss
+    is more than ``margin`` (a fraction) below the champion's.
 
     ``evaluated_against``: the champion version ``champion_test_loss`` was measured
-    for. Another run may have moved the champion since (two runs at once): then
-    the new champion's own test loss decides, if it was measured on the same
-    splits; if not, the two cannot be compared and nothing moves."""
+    for. Another run may have moved the champion since (two runs at once, or a
+    promotion that waited for approval): then the new champion's own test loss
+    decides, if it was measured on the same splits; if not, the two cannot be
+    compared and nothing moves."""
     current = champion()
     if current is None:
-        champion_test_loss = None
-    elif int(current.version) != evaluated_against:
+        return True
+    if str(current.version) == str(version.version):
+        return False  # it is the champion already
+    if int(current.version) != evaluated_against:
         same_splits = current.tags.get(tags.DATA_SHA256) == version.tags.get(tags.DATA_SHA256)
         if not same_splits or tags.TEST_LOSS not in current.tags:
             return False
         champion_test_loss = float(current.tags[tags.TEST_LOSS])
-    if champion_test_loss is not None and not beats(test_loss, champion_test_loss, margin):
-        return False
-    _set_alias(CHAMPION, version.version)
-    return True
+    return champion_test_loss is None or beats(test_loss, champion_test_loss, margin)
 
 
 def beats(test_loss: float, champion_test_loss: float, margin: float) -> bool:
@@ -144,35 +154,84 @@ def beats(test_loss: float, champion_test_loss: float, margin: float) -> bool:
 
 
 def register_evaluated(run_id: str, model_uri: str, evaluation: Evaluation,
-                       version_tags: dict[str, str],
-                       margin: float = PROMOTION_MARGIN) -> Registration:
+                       version_tags: dict[str, str], margin: float = PROMOTION_MARGIN,
+                       require_approval: bool = False) -> Registration:
     """Register a tested model as a version (alias ``candidate``) and move
     ``champion`` to it only if it beats the champion on the test split by
-    ``margin``; says which."""
+    ``margin``, and, with ``require_approval``, not before a person approves
+    (``promote_approved``); says which."""
     run_tags = tracking.client().get_run(run_id).data.tags
     code = {key: run_tags[key] for key in (tags.CODE_VERSION, tags.CODE_REVISION)
             if key in run_tags}  # the code that trained it, not this process's
     version = register(run_id, model_uri, {**code, **version_tags,
                                            tags.TEST_LOSS: f"{evaluation.test_loss:.6f}"})
-    promoted = promote_if_better(version, evaluation.test_loss,
-                                 evaluation.champion_test_loss,
-                                 evaluated_against=evaluation.champion_version, margin=margin)
-    if promoted:
-        verdict = f"v{version.version} is the new champion"
+    registration = Registration(
+        run_id=run_id, version=int(version.version), champion=False,
+        test_loss=evaluation.test_loss, verdict="",
+        previous_champion=evaluation.champion_version,
+        previous_test_loss=evaluation.champion_test_loss)
+    if is_champion(version):  # a retried task: its first attempt promoted it
+        return _promoted(registration)
+    better = beats_champion(version, evaluation.test_loss, evaluation.champion_test_loss,
+                            evaluated_against=evaluation.champion_version, margin=margin)
+    if better and require_approval:
+        return registration.model_copy(update={"awaiting_approval": True, "verdict": (
+            f"v{version.version} beats {_champion_text(evaluation)}; it stays candidate "
+            f"until approved")})
+    if better:
+        _set_alias(CHAMPION, version.version)
+        return _promoted(registration)
+    return registration.model_copy(update={"verdict": _why_not(version, evaluation, margin)})
+
+
+def promote_approved(registration: Registration, margin: float) -> Registration:
+    """Move ``champion`` to an approved version, if it still beats the champion
+    (another run may have promoted a better one while this waited)."""
+    version = tracking.client().get_model_version(MODEL_NAME, str(registration.version))
+    if is_champion(version):  # a retried task: its first attempt promoted it
+        return _promoted(registration.model_copy(update={"awaiting_approval": False}))
+    if not beats_champion(version, registration.test_loss, registration.previous_test_loss,
+                          evaluated_against=registration.previous_champion, margin=margin):
+        evaluation = Evaluation(run_id=registration.run_id, test_loss=registration.test_loss,
+                                test_bits_per_char=0.0,
+                                champion_version=registration.previous_champion,
+                                champion_test_loss=registration.previous_test_loss)
+        return registration.model_copy(update={
+            "awaiting_approval": False,
+            "verdict": "approved, but " + _why_not(version, evaluation, margin)})
+    _set_alias(CHAMPION, version.version)
+    return _promoted(registration.model_copy(update={"awaiting_approval": False}))
+
+
+def _promoted(registration: Registration) -> Registration:
+    return registration.model_copy(update={
+        "champion": True, "verdict": f"v{registration.version} is the new champion"})
+
+
+def _champion_text(evaluation: Evaluation) -> str:
+    if evaluation.champion_version is None:
+        return "no champion (there is none yet)"
+    return (f"champion v{evaluation.champion_version} "
+            f"({evaluation.test_loss:.4f} against {evaluation.champion_test_loss:.4f})")
+
+
+def _why_not(version: ModelVersion, evaluation: Evaluation, margin: float) -> str:
+    """Why ``version`` did not become the champion."""
+    current = champion()
+    if current is None:  # the champion was taken away meanwhile: nothing to compare with
+        return f"v{version.version} stays candidate; there is no champion to compare with"
+    if str(current.version) == str(version.version):
+        return f"v{version.version} is the champion already"
+    moved = int(current.version) != evaluation.champion_version
+    if moved:
+        why = ("was promoted by another run meanwhile and is better, or was tested on "
+               "other splits")
+    elif evaluation.test_loss < evaluation.champion_test_loss:
+        why = (f"is within the promotion margin ({margin:.1%}): "
+               f"{evaluation.test_loss:.4f} against {evaluation.champion_test_loss:.4f}")
     else:
-        current = champion()
-        moved = current is not None and int(current.version) != evaluation.champion_version
-        if moved:
-            why = ("was promoted by another run meanwhile and is better, or was tested on "
-                   "other splits")
-        elif evaluation.test_loss < evaluation.champion_test_loss:
-            why = (f"is within the promotion margin ({margin:.1%}): "
-                   f"{evaluation.test_loss:.4f} against {evaluation.champion_test_loss:.4f}")
-        else:
-            why = "is better on the test split"
-        verdict = f"v{version.version} stays candidate; champion v{current.version} {why}"
-    return Registration(run_id=run_id, version=int(version.version), champion=promoted,
-                        test_loss=evaluation.test_loss, verdict=verdict)
+        why = "is better on the test split"
+    return f"v{version.version} stays candidate; champion v{current.version} {why}"
 
 
 def version_with_tag(key: str, value: str) -> ModelVersion | None:

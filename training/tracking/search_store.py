@@ -22,7 +22,7 @@ from training import tracking
 from training.config import HyperParams
 from training.errors import InputError
 from training.records import FAILED, OK, PENDING, TrialRecord, trial_name
-from training.tracking import tags
+from training.tracking import cost, tags
 
 
 class SearchStore:
@@ -126,6 +126,10 @@ class SearchStore:
             self.fail_run(record.run_id, reason)
             record = self.find_trial(trial_num)
         return record
+
+    def trials_cost(self) -> cost.Cost:
+        """What the search's trials cost, every attempt of each (``tracking.cost``)."""
+        return cost.total(self._search(f"tags.`{tags.KIND}` = '{tags.TRIAL}'"))
 
     def val_loss_curves(self, exclude_run_id: str | None = None) -> dict[int, list[float]]:
         """Each other trial's val_loss by epoch, for pruning decisions."""

@@ -3,8 +3,9 @@
 Runs: ``KIND`` says what a run is (``search``, ``trial``, ``train``); trials and
 their search share ``SEARCH_ID``, so any process finds them without being handed
 run ids. Model versions carry the lineage tags (``DAG_RUN_ID``, ``SEARCH_RUN_ID``,
-``DATA_SHA256``, ``TEST_LOSS``, ``SEARCH_ID``, and the code that trained it,
-``CODE_VERSION`` and ``CODE_REVISION``); an imported model, where it came from
+``DATA_SHA256``, ``TEST_LOSS``, ``SEARCH_ID``, the code that trained it,
+``CODE_VERSION`` and ``CODE_REVISION``, and what its night cost,
+``ACCELERATOR_SECONDS`` and ``WALL_SECONDS``); an imported model, where it came from
 (``SOURCE_FILE``, ``SOURCE_SHA256``, ``SOURCE_FORMAT``).
 """
 
@@ -33,6 +34,9 @@ DATA_SHA256 = "tweetbot.data_sha256"
 CODE_VERSION = "tweetbot.code_version"
 CODE_REVISION = "tweetbot.code_revision"
 TEST_LOSS = "tweetbot.test_loss"
+# What the DAG run that made a version cost (training.tracking.cost.night_cost).
+ACCELERATOR_SECONDS = "tweetbot.accelerator_seconds"
+WALL_SECONDS = "tweetbot.wall_seconds"
 
 SOURCE_FILE = "tweetbot.source_file"
 SOURCE_SHA256 = "tweetbot.source_sha256"
