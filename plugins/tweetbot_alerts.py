@@ -157,9 +157,9 @@ class ApprovalRequested(Alert):
     """To the approver, when ``approve_promotion`` starts waiting."""
 
     def message(self, context) -> Message:
-        ti = context["ti"]
-        result = ti.xcom_pull(task_ids="register")
-        page = context["task"].generate_link_to_ui_from_context(context=context)
+        ti, task = context["ti"], context["task"]
+        result = task.registration  # rendered: register's result
+        page = task.generate_link_to_ui_from_context(context=context)
         lines = [f"test loss {result['test_loss']:.4f} nats/char, {_change(result)}",
                  f"approve or reject it: {page}", *_links(result, ti.dag_id, ti.run_id)]
         return Message(f"tweetbot: approve v{result['version']} as the new champion?",
@@ -174,8 +174,12 @@ class DeadlineMissed(Alert):
         super().__init__(context=context)
         self.deadline = deadline
 
-    def message(self, context) -> Message:
+    def message(self, context) -> Message | None:
         run = context.get("dag_run") or {}
+        if run.get("state") in ("success", "failed"):
+            # Airflow drops a run's deadline when it succeeds, not when it fails;
+            # a failed run has had its own alert.
+            return None
         dag_id, run_id = run.get("dag_id", "?"), run.get("dag_run_id", "?")
         return Message(f"tweetbot: {dag_id} run {run_id} is past its deadline", (
             f"not finished {self.deadline} after it was queued "

@@ -90,6 +90,17 @@ def test_the_deadline_alert_is_sent_from_async_code_as_the_triggerer_does(channe
         "not finished 6:00:00 after it was queued (2026-11-30T03:00:02Z); it is running")
 
 
+def test_a_run_that_failed_before_its_deadline_gets_no_deadline_alert(channels):
+    mailbox, webhook = channels
+
+    async def triggerer():
+        await alerts.DeadlineMissed(deadline="6:00:00",
+                                    context={"dag_run": {**RUN, "state": "failed"}})
+
+    asyncio.run(triggerer())
+    assert mailbox.messages == [] and webhook.posts == []
+
+
 def test_one_channel_down_does_not_stop_the_other(channels, monkeypatch, capsys):
     mailbox, webhook = channels
     closed = free_ports(1)[0]

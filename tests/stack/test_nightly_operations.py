@@ -40,6 +40,35 @@ def test_the_first_champion_is_announced_with_its_links(clients, airflow, alerts
     assert [ALERTS_TO] in mailbox.recipients
 
 
+def test_the_version_says_what_data_code_and_cost_made_it(airflow, published, stack_mlflow):
+    """Read back from the MLflow server, as its model-version page shows it."""
+    import json
+
+    from training.tracking import registry, tags
+
+    run_id = published["run"]["dag_run_id"]
+    registration = airflow.xcom(TRAINING, run_id, "register")
+    version = stack_mlflow.get_model_version(registry.MODEL_NAME, str(registration["version"]))
+    inputs = {i.tags[0].value: i.dataset
+              for i in stack_mlflow.get_run(version.run_id).inputs.dataset_inputs
+              if i.tags and i.tags[0].key == "mlflow.data.context"}
+    assert sorted(inputs) == ["test", "train", "validate"]
+    for name, dataset in inputs.items():
+        assert json.loads(dataset.source)["uri"] == f"{published['location']}/{name}.txt"
+        assert len(dataset.digest) == 32
+    assert version.tags[tags.DAG_RUN_ID] == run_id
+    assert version.tags[tags.CODE_VERSION] and version.tags[tags.CODE_REVISION]
+    assert version.tags[tags.SEARCH_ID] and version.tags[tags.SEARCH_RUN_ID]
+    # No GPU here: the stack's steps hold none, and took some time.
+    assert float(version.tags[tags.ACCELERATOR_SECONDS]) == 0.0
+    assert float(version.tags[tags.WALL_SECONDS]) > 0
+    search = stack_mlflow.get_run(version.tags[tags.SEARCH_RUN_ID]).data.metrics
+    base = stack_mlflow.get_run(version.run_id).data.metrics
+    assert float(version.tags[tags.WALL_SECONDS]) == pytest.approx(
+        search["trials_wall_seconds"] + base["train_wall_seconds"]
+        + base["evaluate_wall_seconds"], abs=0.1)
+
+
 def test_a_run_past_its_deadline_is_announced(alerts, published):
     """The stack's deadline is 60 s after a run is queued; every training run
     takes longer, so the triggerer sends each one's alert while it runs."""
