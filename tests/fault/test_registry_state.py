@@ -186,14 +186,20 @@ def test_the_champion_moves_only_for_a_gain_beyond_the_margin():
     assert candidate(1.4949, margin=0.0).champion
 
 
-def test_a_version_awaiting_approval_moves_only_once_approved():
+def awaiting_approval():
+    """A champion, and a version with test loss 1.2 against its 1.5 registered
+    by a run that requires approval: (champion, version, registration)."""
     first = registered("sha256-of-splits", champion=True)
-    evaluation = Evaluation(run_id=first.run_id, test_loss=1.2, test_bits_per_char=1.7,
-                            champion_version=int(first.version), champion_test_loss=1.5)
     version = registered("sha256-of-splits", champion=False)
-    waiting = registry.register_evaluated(
-        version.run_id, version.source, evaluation.model_copy(update={"run_id": version.run_id}),
-        {}, margin=0.005, require_approval=True)
+    evaluation = Evaluation(run_id=version.run_id, test_loss=1.2, test_bits_per_char=1.7,
+                            champion_version=int(first.version), champion_test_loss=1.5)
+    waiting = registry.register_evaluated(version.run_id, version.source, evaluation, {},
+                                          margin=0.005, require_approval=True)
+    return first, version, waiting
+
+
+def test_a_version_awaiting_approval_moves_only_once_approved():
+    first, version, waiting = awaiting_approval()
     assert waiting.awaiting_approval and not waiting.champion
     assert waiting.verdict == (f"v{version.version} beats champion v{first.version} "
                                f"(1.2000 against 1.5000); it stays candidate until approved")
@@ -207,13 +213,7 @@ def test_a_version_awaiting_approval_moves_only_once_approved():
 
 
 def test_an_approval_after_a_better_champion_arrived_moves_nothing():
-    first = registered("sha256-of-splits", champion=True)
-    evaluation = Evaluation(run_id=first.run_id, test_loss=1.2, test_bits_per_char=1.7,
-                            champion_version=int(first.version), champion_test_loss=1.5)
-    version = registered("sha256-of-splits", champion=False)
-    waiting = registry.register_evaluated(
-        version.run_id, version.source, evaluation.model_copy(update={"run_id": version.run_id}),
-        {}, require_approval=True)
+    first, version, waiting = awaiting_approval()
     better = registered("sha256-of-splits", champion=False)
     tracking.client().set_model_version_tag(registry.MODEL_NAME, better.version,
                                             tags.TEST_LOSS, "1.000000")

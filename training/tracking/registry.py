@@ -170,37 +170,35 @@ def register_evaluated(run_id: str, model_uri: str, evaluation: Evaluation,
         test_loss=evaluation.test_loss, verdict="",
         previous_champion=evaluation.champion_version,
         previous_test_loss=evaluation.champion_test_loss)
-    if is_champion(version):  # a retried task: its first attempt promoted it
-        return _promoted(registration)
-    better = beats_champion(version, evaluation.test_loss, evaluation.champion_test_loss,
-                            evaluated_against=evaluation.champion_version, margin=margin)
-    if better and require_approval:
-        return registration.model_copy(update={"awaiting_approval": True, "verdict": (
-            f"v{version.version} beats {_champion_text(evaluation)}; it stays candidate "
-            f"until approved")})
-    if better:
-        _set_alias(CHAMPION, version.version)
-        return _promoted(registration)
-    return registration.model_copy(update={"verdict": _why_not(version, evaluation, margin)})
+    return _decide(version, registration, margin, wait_for_approval=require_approval)
 
 
 def promote_approved(registration: Registration, margin: float) -> Registration:
     """Move ``champion`` to an approved version, if it still beats the champion
     (another run may have promoted a better one while this waited)."""
     version = tracking.client().get_model_version(MODEL_NAME, str(registration.version))
+    decided = _decide(version, registration.model_copy(update={"awaiting_approval": False}),
+                      margin, wait_for_approval=False)
+    if decided.champion:
+        return decided
+    return decided.model_copy(update={"verdict": "approved, but " + decided.verdict})
+
+
+def _decide(version: ModelVersion, registration: Registration, margin: float,
+            wait_for_approval: bool) -> Registration:
+    """Promote ``version`` if it beats the champion it was tested against, or
+    leave it waiting for approval; ``registration`` says which, and why."""
     if is_champion(version):  # a retried task: its first attempt promoted it
-        return _promoted(registration.model_copy(update={"awaiting_approval": False}))
+        return _promoted(registration)
     if not beats_champion(version, registration.test_loss, registration.previous_test_loss,
                           evaluated_against=registration.previous_champion, margin=margin):
-        evaluation = Evaluation(run_id=registration.run_id, test_loss=registration.test_loss,
-                                test_bits_per_char=0.0,
-                                champion_version=registration.previous_champion,
-                                champion_test_loss=registration.previous_test_loss)
-        return registration.model_copy(update={
-            "awaiting_approval": False,
-            "verdict": "approved, but " + _why_not(version, evaluation, margin)})
+        return registration.model_copy(update={"verdict": _why_not(registration, margin)})
+    if wait_for_approval:
+        return registration.model_copy(update={"awaiting_approval": True, "verdict": (
+            f"v{version.version} beats {_champion_text(registration)}; it stays candidate "
+            f"until approved")})
     _set_alias(CHAMPION, version.version)
-    return _promoted(registration.model_copy(update={"awaiting_approval": False}))
+    return _promoted(registration)
 
 
 def _promoted(registration: Registration) -> Registration:
@@ -208,30 +206,27 @@ def _promoted(registration: Registration) -> Registration:
         "champion": True, "verdict": f"v{registration.version} is the new champion"})
 
 
-def _champion_text(evaluation: Evaluation) -> str:
-    if evaluation.champion_version is None:
+def _champion_text(registration: Registration) -> str:
+    if registration.previous_champion is None:
         return "no champion (there is none yet)"
-    return (f"champion v{evaluation.champion_version} "
-            f"({evaluation.test_loss:.4f} against {evaluation.champion_test_loss:.4f})")
+    return (f"champion v{registration.previous_champion} "
+            f"({registration.test_loss:.4f} against {registration.previous_test_loss:.4f})")
 
 
-def _why_not(version: ModelVersion, evaluation: Evaluation, margin: float) -> str:
-    """Why ``version`` did not become the champion."""
-    current = champion()
+def _why_not(registration: Registration, margin: float) -> str:
+    """Why the version did not become the champion."""
+    version, current = registration.version, champion()
     if current is None:  # the champion was taken away meanwhile: nothing to compare with
-        return f"v{version.version} stays candidate; there is no champion to compare with"
-    if str(current.version) == str(version.version):
-        return f"v{version.version} is the champion already"
-    moved = int(current.version) != evaluation.champion_version
-    if moved:
+        return f"v{version} stays candidate; there is no champion to compare with"
+    if int(current.version) != registration.previous_champion:
         why = ("was promoted by another run meanwhile and is better, or was tested on "
                "other splits")
-    elif evaluation.test_loss < evaluation.champion_test_loss:
+    elif registration.test_loss < registration.previous_test_loss:
         why = (f"is within the promotion margin ({margin:.1%}): "
-               f"{evaluation.test_loss:.4f} against {evaluation.champion_test_loss:.4f}")
+               f"{registration.test_loss:.4f} against {registration.previous_test_loss:.4f}")
     else:
         why = "is better on the test split"
-    return f"v{version.version} stays candidate; champion v{current.version} {why}"
+    return f"v{version} stays candidate; champion v{current.version} {why}"
 
 
 def version_with_tag(key: str, value: str) -> ModelVersion | None:
