@@ -1,6 +1,8 @@
 # The two commands of the README; each does its own set-up on a fresh machine.
 #   make demo   run both DAGs end to end on the sample corpus; print the champion and tweets
-#   make test   lint (ruff), then the whole test suite (what CI runs)
+#   make test   lint (ruff, the import layers), build the docs site, then the whole test suite
+#               (what CI runs)
+#   make docs   the documentation site, into .tweetbot/site
 #   make bench  speed and memory against the tutorial's pipeline; writes benchmarks/RESULTS.md
 
 PYTHON ?= python3.11
@@ -10,8 +12,10 @@ UV := $(TOOLS)/bin/uv
 VENV_PY := .venv/bin/python
 export UV_PYTHON_DOWNLOADS := never
 export TF_CPP_MIN_LOG_LEVEL ?= 2
+export NO_MKDOCS_2_WARNING := 1
+MERMAID_JS := docs/javascripts/mermaid.min.js
 
-.PHONY: setup demo test bench stack-up stack-down clean
+.PHONY: setup demo test docs bench stack-up stack-down clean
 
 setup: .venv/.synced
 
@@ -24,9 +28,19 @@ $(UV):
 	$(UV) sync --frozen --all-extras --compile-bytecode --python $(PYTHON)
 	touch $@
 
-test: setup
+test: setup $(MERMAID_JS)
 	.venv/bin/ruff check .
+	PYTHONPATH=dags:plugins .venv/bin/lint-imports
+	.venv/bin/mkdocs build --strict --quiet
 	$(VENV_PY) -m pytest $(PYTEST_ARGS)
+
+# The documentation site, into .tweetbot/site (`.venv/bin/mkdocs serve` to browse it).
+docs: setup $(MERMAID_JS)
+	.venv/bin/mkdocs build --strict
+
+# Mermaid's browser bundle, from the npm registry, checked against a pinned SHA-256.
+$(MERMAID_JS): docs/fetch_mermaid.py
+	$(PYTHON) docs/fetch_mermaid.py
 
 demo: setup
 	$(VENV_PY) -m training.demo $(DEMO_ARGS)

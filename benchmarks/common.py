@@ -32,7 +32,7 @@ def make_splits(corpus: Path | None, out_dir: Path, max_bytes: int | None = None
     each cut to ``max_bytes`` if given (for --quick)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     if corpus is None:
-        from training.sample_corpus import write_sample_corpus
+        from training.data.sample_corpus import write_sample_corpus
 
         corpus = write_sample_corpus(out_dir / "raw.csv", num_tweets=3000)
     split_file(corpus, out_dir)

@@ -3,7 +3,7 @@
     .venv/bin/python -m benchmarks.data_path --scratch /tmp/bench
 
 Batches of the tutorial's default shape (batch 128, seq_len 32) from the same
-train split, no training: ``training.batches.StatefulBatches`` (integer labels,
+train split, no training: ``training.data.batches.StatefulBatches`` (integer labels,
 block reads) against ``benchmarks.tutorial.io_batch_generator`` (per-character
 encoding, one-hot labels, as the tutorial trains). Each repeat times a whole
 epoch of each, alternating. Then memory: peak resident memory while streaming
@@ -25,10 +25,10 @@ from benchmarks.common import (
     section_parser,
     write_repeated,
 )
-from training.batches import StatefulBatches
-from training.config import HyperParams
-from training.data import steps_per_epoch
-from training.vocab import Vocabulary
+from training.core.config import HyperParams
+from training.data.batches import StatefulBatches
+from training.data.splits import steps_per_epoch
+from training.data.vocab import Vocabulary
 
 BATCH_SIZE, SEQ_LEN = 128, 32
 

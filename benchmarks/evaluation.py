@@ -5,7 +5,7 @@
 Trains the tutorial's default model (1 x 512, embedding 64, batch 128, seq_len
 32) for two epochs on the train split (adam, so it learns to use context), then,
 alternating in each repeat, scores the test split with
-``training.evaluate.stream_loss`` as one stream at batch 1 (every character
+``training.model.scoring.stream_loss`` as one stream at batch 1 (every character
 predicted from all before it) and as the pieces side by side that
 ``training.evaluate`` uses; reports characters per second of each and how
 far apart the two losses are (pieces whose warm-up misses the true state are
@@ -22,13 +22,13 @@ from benchmarks.common import emit, make_splits, median, seconds, section_parser
 
 def main() -> None:
     args = section_parser(__doc__).parse_args()
-    from training import evaluate
-    from training.batches import StatefulBatches
-    from training.config import HyperParams
-    from training.fit import compile_model
-    from training.generate import GenerationRequest, TweetGenerator
-    from training.model import build_training_model, inference_model_from
-    from training.vocab import Vocabulary
+    from training.core.config import HyperParams
+    from training.data.batches import StatefulBatches
+    from training.data.vocab import Vocabulary
+    from training.model import scoring
+    from training.model.fit import compile_model
+    from training.model.generator import GenerationRequest, TweetGenerator
+    from training.model.network import build_training_model, inference_model_from
 
     splits = make_splits(args.corpus, args.scratch / "splits",
                          20_000 if args.quick else None)
@@ -49,13 +49,13 @@ def main() -> None:
     scores = {}
 
     def score(streams):
-        scores[streams] = evaluate.stream_score(generator, ids, streams=streams)
+        scores[streams] = scoring.stream_score(generator, ids, streams=streams)
 
-    score(1), score(evaluate.STREAMS)  # trace both shapes before timing
+    score(1), score(scoring.STREAMS)  # trace both shapes before timing
     one, side_by_side = [], []
     for _ in range(args.repeats):
         one.append(len(ids) / seconds(lambda: score(1)))
-        side_by_side.append(len(ids) / seconds(lambda: score(evaluate.STREAMS)))
+        side_by_side.append(len(ids) / seconds(lambda: score(scoring.STREAMS)))
     request = GenerationRequest(n=100, seed=0)
     tweets = []
     generator.generate(request.model_copy(update={"n": 2}))  # traces the step
@@ -66,14 +66,14 @@ def main() -> None:
     generation = [seconds(write) for _ in range(args.repeats)]
     emit({
         "test_chars": int(len(ids)), "rnn_size": params.rnn_size,
-        "streams": evaluate.STREAMS, "warmup_chars": evaluate.WARMUP_CHARS,
+        "streams": scoring.STREAMS, "warmup_chars": scoring.WARMUP_CHARS,
         "one_stream_chars_per_second": median(one),
         "side_by_side_chars_per_second": median(side_by_side),
         "ratio": median(b / a for a, b in zip(one, side_by_side, strict=True)),
-        "pieces": scores[evaluate.STREAMS].pieces,
-        "pieces_rescored": scores[evaluate.STREAMS].rescored,
-        "one_stream_loss": scores[1].loss, "side_by_side_loss": scores[evaluate.STREAMS].loss,
-        "relative_loss_difference": abs(scores[evaluate.STREAMS].loss - scores[1].loss)
+        "pieces": scores[scoring.STREAMS].pieces,
+        "pieces_rescored": scores[scoring.STREAMS].rescored,
+        "one_stream_loss": scores[1].loss, "side_by_side_loss": scores[scoring.STREAMS].loss,
+        "relative_loss_difference": abs(scores[scoring.STREAMS].loss - scores[1].loss)
         / scores[1].loss,
         "generate_100_seconds": median(generation),
         "generated_chars": sum(len(t) for t in tweets),

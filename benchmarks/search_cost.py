@@ -57,7 +57,7 @@ def cut_splits(source: Path, out_dir: Path, part: int, train_bytes: int,
 def search(home: Path, search_id: str, splits: Path, options: dict, seed: int,
            num_trials: int, num_epochs: int, **extra) -> list[dict]:
     """One ``training.search`` in ``home``; its trials in order, from their result files."""
-    from training.records import TrialRecord
+    from training.core.records import TrialRecord
 
     arguments = {"search-id": search_id, "data-dir": splits, "space": SPACE,
                  "num-trials": num_trials, "num-epochs": num_epochs, "sampler-seed": seed,

@@ -42,7 +42,7 @@ import time
 from pathlib import Path
 
 from benchmarks.common import REPO, emit, make_splits, median, section_parser
-from training.atomic import write_atomically
+from training.core.atomic import write_atomically
 
 SEEDS = (1, 2, 3)
 NUM_TRIALS, PARALLEL, MAX_EPOCHS = 8, 2, 3
@@ -68,8 +68,8 @@ VARIANTS = {"today": (), **{change: (change,) for change in CHANGES[:-1]}, "all"
 def unit(variant: str, seed: int, splits: Path, home: Path, quick: bool) -> dict:
     """One variant and seed, in this process (``--unit``): search, base model(s), test."""
     os.environ["TWEETBOT_HOME"] = str(home)
-    from training.config import FitSettings, HyperParams, PruningSettings, SearchSettings
-    from training.evaluate import evaluate
+    from training.core.config import FitSettings, HyperParams, PruningSettings, SearchSettings
+    from training.pipeline.evaluation import evaluate
 
     num_trials, max_epochs = QUICK_SEARCH if quick else (NUM_TRIALS, MAX_EPOCHS)
     cap, today_epochs = (2, 1) if quick else (CONVERGED_CAP, TODAY_BASE_EPOCHS)
@@ -100,11 +100,11 @@ def unit(variant: str, seed: int, splits: Path, home: Path, quick: bool) -> dict
 
 def run_search(search_id: str, splits: Path, search, pruning, fit, learning_rates: bool,
                feasible: bool) -> tuple[list[dict], dict]:
-    from training.config import SelectionPolicy
-    from training.search import LocalSearch, measure_splits
-    from training.search_report import finish_search
-    from training.selection import NoTrialSucceeded
-    from training.space import SearchSpace
+    from training.core.config import SelectionPolicy
+    from training.pipeline.local_search import LocalSearch, measure_splits
+    from training.tuning.report import finish_search
+    from training.tuning.selection import NoTrialSucceeded
+    from training.tuning.space import SearchSpace
 
     space = SearchSpace.load() if learning_rates else SearchSpace.from_mapping(TUTORIAL_SPACE)
     sizes = measure_splits(str(splits), space, fit)
@@ -124,8 +124,8 @@ def run_search(search_id: str, splits: Path, search, pruning, fit, learning_rate
 
 
 def base_model(params, splits: Path, folder: Path, fit, evaluate) -> dict:
-    from training.config import TrainJob
-    from training.train import run_training
+    from training.core.config import TrainJob
+    from training.pipeline.training_run import run_training
 
     started = time.perf_counter()
     result = run_training(TrainJob(data_dir=splits, checkpoint_dir=folder / "base",

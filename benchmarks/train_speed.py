@@ -31,9 +31,9 @@ def main() -> None:
 
     import tensorflow as tf
 
-    from training.config import HyperParams
-    from training.fit import compile_model
-    from training.model import build_training_model, reset_states
+    from training.core.config import HyperParams
+    from training.model.fit import compile_model
+    from training.model.network import build_training_model, reset_states
 
     gpus = tf.config.list_physical_devices("GPU")
     params = HyperParams(batch_size=args.batch_size, seq_len=args.seq_len,

@@ -5,7 +5,7 @@
 For each configuration (the tutorial's default 1 x 512; a small 1 x 128; a
 2-layer 2 x 256; all embedding 64, batch 128, seq_len 32, rmsprop, clip 5,
 dropout 0.2), each repeat runs, one after the other on the same train and
-validate splits: our whole training run (``training.train.run_training``:
+validate splits: our whole training run (``training.pipeline.training_run.run_training``:
 validation, checkpoints, TensorBoard and MLflow logging on) and the tutorial's
 loop (``benchmarks.tutorial.train``), then the matmul ceiling. Throughput is
 training characters per wall second of whole epochs after the first (which
@@ -81,10 +81,10 @@ def model_only(params: dict, seconds: float) -> float:
     for about ``seconds`` after tracing."""
     import numpy as np
 
-    from training.config import HyperParams
-    from training.fit import compile_model
-    from training.model import build_training_model
-    from training.vocab import Vocabulary
+    from training.core.config import HyperParams
+    from training.data.vocab import Vocabulary
+    from training.model.fit import compile_model
+    from training.model.network import build_training_model
 
     hyperparams = HyperParams.from_mapping(params)
     vocab_size = Vocabulary.default().size
@@ -108,9 +108,9 @@ def epoch_rate(epoch_seconds: list[float], chars_per_epoch: int) -> float:
 
 
 def ours(splits, scratch, params: dict, num_epochs: int) -> float:
-    from training.config import FitSettings, HyperParams, TrainJob
-    from training.data import steps_per_epoch
-    from training.train import run_training
+    from training.core.config import FitSettings, HyperParams, TrainJob
+    from training.data.splits import steps_per_epoch
+    from training.pipeline.training_run import run_training
 
     hyperparams = HyperParams.from_mapping(params)
     folder = scratch / "ours"
@@ -146,7 +146,7 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=3, help="epochs per run (>= 2)")
     args = parser.parse_args()
     os.environ["TWEETBOT_HOME"] = str(args.scratch / "home")
-    from training.vocab import Vocabulary
+    from training.data.vocab import Vocabulary
 
     splits = make_splits(args.corpus, args.scratch / "splits",
                          20_000 if args.quick else None)

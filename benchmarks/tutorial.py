@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from training.vocab import Vocabulary
+from training.data.vocab import Vocabulary
 
 _VOCAB = Vocabulary.default()
 CHAR2ID = {char: index for index, char in enumerate(_VOCAB.chars, start=1)}

@@ -12,8 +12,9 @@ Retrains the character-level LSTM tweet generator and registers it in MLflow.
    processes on the `tweetbot_gpu` queue's workers (`TWEETBOT_TRIAL_EXECUTOR`,
    decided in `tweetbot_airflow.placement`), capped across runs by the
    `tweetbot_trials` pool. `num_trials` must be at most 6 × `parallel`.
-3. **select** — the fastest trial within `tolerance` of the best val_loss (see README);
-   `trials.csv` and the trade-off plot go to the search's MLflow run.
+3. **select** — the fastest trial within `tolerance` of the best val_loss (the docs'
+   "Hyper-parameter search and selection"); `trials.csv` and the trade-off plot go to
+   the search's MLflow run.
 4. **train_base_model** — the chosen parameters, full train split, until early
    stopping (learning rate halved on plateaus, `final_epochs` at most); resumes from its
    checkpoint when retried.
@@ -50,7 +51,7 @@ from airflow.sdk import (
 from airflow.sdk.exceptions import AirflowFailException
 
 import tweetbot_alerts as alerts
-from training.run_config import MAX_ROUNDS, params_schema, trial_task_id
+from training.pipeline.run_config import MAX_ROUNDS, params_schema, trial_task_id
 from tweetbot_airflow import SPLITS_ASSET, placement, upstream
 from tweetbot_airflow.approval import PromotionApproval
 
@@ -60,14 +61,14 @@ PLACEMENT = placement.from_environment()
 
 @task.short_circuit
 def validate_splits(params=None, run_id=None, triggering_asset_events=None) -> dict | None:
-    from training import pipeline
-    from training.errors import InputError
+    from training.core.errors import InputError
+    from training.pipeline import steps
 
     placement.check_same_settings(get_current_context())
     try:
-        run = pipeline.validate_splits(params, run_id,
-                                       published_location(triggering_asset_events),
-                                       distributed=placement.distributed(PLACEMENT))
+        run = steps.validate_splits(params, run_id,
+                                    published_location(triggering_asset_events),
+                                    distributed=placement.distributed(PLACEMENT))
     except InputError as error:  # bad input stays bad: no retry
         raise AirflowFailException(str(error)) from None
     return run.to_json() if run else None
@@ -81,72 +82,76 @@ def published_location(events) -> str | None:
 
 @task
 def start_search(run: dict) -> dict:
-    from training import pipeline
-    from training.records import RunInputs
+    from training.pipeline import steps
+    from training.pipeline.run_inputs import RunInputs
 
-    return pipeline.start_search(RunInputs.from_json(run)).to_json()
+    return steps.start_search(RunInputs.from_json(run)).to_json()
 
 
 # all_done: a failed trial must not stop the search. Without the run's first
 # steps there is no search, though: then these fail at once (upstream).
 @task(trigger_rule="all_done")
 def suggest(run: dict | None, round_index: int) -> list[dict]:
-    from training import pipeline
-    from training.records import RunInputs
+    from training.pipeline import steps
+    from training.pipeline.run_inputs import RunInputs
 
     upstream.require_first_steps(get_current_context())
     return [step.to_json()
-            for step in pipeline.suggest_round(RunInputs.from_json(run), round_index)]
+            for step in steps.suggest_round(RunInputs.from_json(run), round_index)]
 
 
 @task(trigger_rule="all_done")
 def select(run: dict | None) -> dict:
-    from training import pipeline
-    from training.records import RunInputs
-    from training.selection import NoTrialSucceeded
+    from training.pipeline import steps
+    from training.pipeline.run_inputs import RunInputs
+    from training.tuning.selection import NoTrialSucceeded
 
     upstream.require_first_steps(get_current_context())
     try:
-        return pipeline.select(RunInputs.from_json(run)).to_json()
+        return steps.select(RunInputs.from_json(run)).to_json()
     except NoTrialSucceeded as error:  # trying again would choose among the same
         raise AirflowFailException(str(error)) from None
 
 
 @task
 def base_model_arguments(run: dict, chosen: dict, run_id=None) -> dict:
-    from training import pipeline
-    from training.records import ChosenTrial, RunInputs
+    from training.core.records import ChosenTrial
+    from training.pipeline import steps
+    from training.pipeline.run_inputs import RunInputs
 
-    return pipeline.base_model_step(RunInputs.from_json(run), ChosenTrial.from_json(chosen),
-                                    run_id).to_json()
+    return steps.base_model_step(RunInputs.from_json(run), ChosenTrial.from_json(chosen),
+                                 run_id).to_json()
 
 
 @task
 def evaluate_arguments(run: dict, trained: dict) -> dict:
-    from training import pipeline
-    from training.records import RunInputs, TrainedModel
+    from training.core.records import TrainedModel
+    from training.pipeline import steps
+    from training.pipeline.run_inputs import RunInputs
 
-    return pipeline.evaluation_step(RunInputs.from_json(run),
-                                    TrainedModel.from_json(trained)).to_json()
+    return steps.evaluation_step(RunInputs.from_json(run),
+                                 TrainedModel.from_json(trained)).to_json()
 
 
 @task(on_success_callback=alerts.ChampionChanged())
 def register(run: dict, chosen: dict, trained: dict, evaluation: dict, run_id=None) -> dict:
-    from training import pipeline
-    from training.records import ChosenTrial, Evaluation, RunInputs, TrainedModel
+    from training.core.records import ChosenTrial, Evaluation, TrainedModel
+    from training.pipeline import steps
+    from training.pipeline.run_inputs import RunInputs
 
-    return pipeline.register(RunInputs.from_json(run), ChosenTrial.from_json(chosen),
-                             TrainedModel.from_json(trained), Evaluation.from_json(evaluation),
-                             run_id).to_json()
+    return steps.register(RunInputs.from_json(run), ChosenTrial.from_json(chosen),
+                          TrainedModel.from_json(trained), Evaluation.from_json(evaluation),
+                          run_id).to_json()
 
 
 @task(on_success_callback=alerts.ChampionChanged())
 def promote(run: dict, registration: dict) -> dict:
-    from training import pipeline
-    from training.records import Registration, RunInputs
+    from training.core.records import Registration
+    from training.pipeline import steps
+    from training.pipeline.run_inputs import RunInputs
 
-    return pipeline.promote(RunInputs.from_json(run),
-                            Registration.from_json(registration)).to_json()
+    return steps.promote(RunInputs.from_json(run),
+                         Registration.from_json(registration)).to_json()
 
 
 @dag(

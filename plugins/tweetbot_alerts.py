@@ -34,7 +34,7 @@ from airflow.sdk import BaseNotifier
 from airflow.sdk.exceptions import AirflowNotFoundException
 from pydantic import TypeAdapter, ValidationError
 
-from training.errors import InputError
+from training.core.errors import InputError
 
 SMTP_CONNECTION = "tweetbot_smtp"
 WEBHOOK_CONNECTION = "tweetbot_webhook"

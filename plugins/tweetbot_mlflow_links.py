@@ -1,6 +1,6 @@
 """Airflow plugin: from a tweetbot task, links to the MLflow runs it produced.
 
-Tweetbot's tasks return small JSON results (``training.records``), and each one
+Tweetbot's tasks return small JSON results (``training.core.records``), and each one
 an MLflow run stands behind carries its ``run_id``; "MLflow run" opens that run
 in the MLflow UI at ``TWEETBOT_MLFLOW_UI_URL`` (or the tracking server's
 address). ``select``'s result also lists the search's trial runs: "Compare
@@ -24,7 +24,7 @@ from airflow.plugins_manager import AirflowPlugin
 from airflow.sdk import BaseOperatorLink
 
 log = logging.getLogger(__name__)
-TWEETBOT_DAG_IDS = ("tweetbot_training", "tweetbot_prepare_splits")
+DAG_IDS = ("tweetbot_training", "tweetbot_prepare_splits")
 
 
 def run_id_of(value) -> str | None:
@@ -76,7 +76,7 @@ class _ResultLink(BaseOperatorLink):
         raise NotImplementedError
 
     def get_link(self, operator, *, ti_key) -> str:
-        if ti_key.dag_id not in TWEETBOT_DAG_IDS:
+        if ti_key.dag_id not in DAG_IDS:
             return ""
         try:
             from training.tracking import ui_url

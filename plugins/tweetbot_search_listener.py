@@ -24,7 +24,7 @@ def on_dag_run_failed(dag_run, msg: str) -> None:
     if dag_run.dag_id != TRAINING_DAG_ID:
         return
     try:
-        from training.run_config import search_id_for
+        from training.pipeline.run_config import search_id_for
         from training.tracking.search_store import SearchStore
 
         SearchStore(search_id_for(dag_run.run_id)).abandon(

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 
-from training.config import HyperParams
-from training.sample_corpus import write_sample_corpus
+from training.core.config import HyperParams
+from training.data.sample_corpus import write_sample_corpus
 from training.split import split_file
 
 REPO = Path(__file__).resolve().parents[1]
@@ -28,6 +29,12 @@ def _shared_corpus() -> Path:
 
 
 SHARED_CORPUS = _shared_corpus()
+ARTIFACTS = Path(os.environ.get("TWEETBOT_TEST_ARTIFACTS", REPO / ".test-artifacts"))
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+# As root, without a display, and without reaching for Google's services.
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync"]
 
 # Quiet TensorFlow's start-up banner in test output; set before it is imported.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -72,3 +79,21 @@ def tiny_hyperparams() -> HyperParams:
     return HyperParams(batch_size=8, seq_len=16, embedding_size=8, rnn_size=16,
                        num_layers=1, drop_rate=0.0, optimizer="adam",
                        learning_rate=0.01)
+
+
+@pytest.fixture(scope="session")
+def artifacts() -> Path:
+    """Where tests leave what a person looks at afterwards (screenshots, logs)."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    return ARTIFACTS
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Debian's Chromium, driven by Playwright (which downloads no browser)."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()

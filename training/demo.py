@@ -21,9 +21,9 @@ from pathlib import Path
 
 import yaml
 
-from training import settings
-from training.run_config import TRIALS_POOL
-from training.space import DEFAULT_SPACE_FILE
+from training.core import settings
+from training.pipeline.run_config import TRIALS_POOL
+from training.tuning.space import DEFAULT_SPACE_FILE
 
 REPO = Path(__file__).resolve().parents[1]
 CPU_SPACE = DEFAULT_SPACE_FILE.with_name("search_space_cpu.yaml")
@@ -70,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--force", action="store_true", help="retrain even if unchanged")
     args = parser.parse_args(argv)
 
-    from training.sample_corpus import write_sample_corpus
+    from training.data.sample_corpus import write_sample_corpus
 
     home = settings.state_dir()
     home.mkdir(parents=True, exist_ok=True)
@@ -94,10 +94,10 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def report() -> None:
-    from training.generate import GenerationRequest
-    from training.search_report import format_table
+    from training.model.generator import GenerationRequest
     from training.tracking import pyfunc, registry, runs, tags
     from training.tracking.search_store import SearchStore
+    from training.tuning.report import format_table
 
     champion = registry.champion()
     if champion is None:

@@ -4,7 +4,7 @@
     python -m training.export_h5 base.h5 --checkpoint-dir runs/base
 
 The same sources as ``training.generate``. The file is what the tutorial's
-Keras 2 ``model.save`` writes (``training.legacy_h5``): its ``load_model``
+Keras 2 ``model.save`` writes (``training.model.tutorial_h5``): its ``load_model``
 gives the tutorial's Sequential model, softmax output included, with this
 model's weights. Only a model with the tutorial's vocabulary can be exported:
 the tutorial's code maps characters to ids with that fixed table.
@@ -17,15 +17,15 @@ import sys
 import tempfile
 from pathlib import Path
 
-from training.checkpoints import BEST_FILENAME
-from training.errors import InputError
-from training.vocab import VOCAB_FILENAME, Vocabulary
+from training.core.errors import InputError
+from training.data.vocab import VOCAB_FILENAME, Vocabulary
+from training.model.checkpoints import BEST_FILENAME
 
 
 def export(checkpoint_dir: Path, path: Path) -> Path:
     """The model in ``checkpoint_dir`` (best.keras and vocab.json) as ``path``."""
-    from training import legacy_h5
-    from training.model import load_trained
+    from training.model import tutorial_h5
+    from training.model.network import load_trained
 
     checkpoint_dir = Path(checkpoint_dir)
     model_file = checkpoint_dir / BEST_FILENAME
@@ -34,7 +34,7 @@ def export(checkpoint_dir: Path, path: Path) -> Path:
     if Vocabulary.load(checkpoint_dir) != Vocabulary.default():
         raise InputError(f"{checkpoint_dir / VOCAB_FILENAME}: not the tutorial's vocabulary, "
                          f"which its code assumes")
-    return legacy_h5.write(legacy_h5.from_training_model(load_trained(model_file)), path)
+    return tutorial_h5.write(tutorial_h5.from_training_model(load_trained(model_file)), path)
 
 
 def main(argv: list[str] | None = None) -> int:

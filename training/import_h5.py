@@ -3,7 +3,7 @@
     python -m training.import_h5 checkpoints/base-model/checkpoint.hdf5 \\
         --data-dir data/tweets-split
 
-Reads the tutorial's HDF5 model file (``training.legacy_h5``: its layers, its
+Reads the tutorial's HDF5 model file (``training.model.tutorial_h5``: its layers, its
 98-character vocabulary, which is this project's default), rebuilds it as this
 project's model with the same weights, records it as an MLflow run (kind
 ``import``, the source file among its artifacts), scores it on ``test.txt``
@@ -21,24 +21,24 @@ import sys
 import tempfile
 from pathlib import Path
 
-from training import storage
-from training.checkpoints import BEST_FILENAME
-from training.config import PROMOTION_MARGIN
-from training.data import TEST, inspect_split, split_path
-from training.errors import InputError
-from training.records import Registration
+from training.core.config import PROMOTION_MARGIN
+from training.core.errors import InputError
+from training.core.records import Registration
+from training.data import storage
+from training.data.splits import TEST, inspect_split, split_path
+from training.data.vocab import Vocabulary
+from training.model.checkpoints import BEST_FILENAME
 from training.tracking import registry, runs, tags
-from training.vocab import Vocabulary
 
 
 def import_model(path: Path, data_location: str,
                  margin: float = PROMOTION_MARGIN) -> Registration:
     """Import ``path``, test it on ``data_location``'s test split, register it;
     it becomes champion by beating the champion's test loss by ``margin``."""
-    from training import legacy_h5
+    from training.model import tutorial_h5
 
     path = Path(path)
-    legacy = legacy_h5.read(path)  # refuses a wrong file before anything is written
+    legacy = tutorial_h5.read(path)  # refuses a wrong file before anything is written
     data_dir = storage.local_splits(data_location, names=(TEST,))
     inspect_split(split_path(data_dir, TEST), Vocabulary.default())
     sha256 = hashlib.sha256(path.read_bytes()).hexdigest()
@@ -52,7 +52,7 @@ def import_model(path: Path, data_location: str,
               tags.SOURCE_FORMAT: f"Keras HDF5 (Keras {legacy.keras_version or 'unknown'})"}
     with tempfile.TemporaryDirectory() as scratch:
         folder = Path(scratch)
-        legacy_h5.to_training_model(legacy).save(folder / BEST_FILENAME)
+        tutorial_h5.to_training_model(legacy).save(folder / BEST_FILENAME)
         Vocabulary.default().save(folder)
         with runs.training_run(None, f"import-{path.stem}",
                                {tags.KIND: tags.IMPORT, **source}) as run:
@@ -62,7 +62,7 @@ def import_model(path: Path, data_location: str,
             run.log_files([("checkpoint", folder / BEST_FILENAME),
                            ("checkpoint", folder / "vocab.json"), ("source", path)])
             model_uri = run.log_model_once(folder)
-    from training.evaluate import evaluate  # TensorFlow was loaded already
+    from training.pipeline.evaluation import evaluate  # TensorFlow was loaded already
 
     evaluation = evaluate(run.run_id, data_dir, data_location)
     return registry.register_evaluated(run.run_id, model_uri, evaluation, source, margin)

@@ -5,7 +5,7 @@
 
 Runs ``parallel`` trials at a time through the local runner, each the very
 command a Kubernetes pod runs (``training.trial``), suggests a new trial
-whenever one finishes, then selects the winner (``training.search_report``).
+whenever one finishes, then selects the winner (``training.tuning.report``).
 All state lives in MLflow under the search id, so running the same command
 again continues the search: finished trials are not trained again,
 suggested-but-unfinished ones are run, and only the remaining budget is
@@ -17,14 +17,10 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import sys
-from collections.abc import Callable, Mapping
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from pathlib import Path
 
-from training import past_trials, runner, storage
-from training.config import (
+from training.core.config import (
     FitSettings,
-    HyperParams,
     PruningSettings,
     SearchSettings,
     SelectionPolicy,
@@ -32,98 +28,14 @@ from training.config import (
     command_parser,
     given_arguments,
 )
-from training.data import check_splits
-from training.errors import InputError
-from training.past_trials import PastTrials
-from training.records import FAILED, TrialRecord, trial_name
-from training.search_report import describe, finish_search, format_table, search_params
-from training.selection import NoTrialSucceeded
-from training.space import SearchSpace
-from training.suggest import suggest_trials
-from training.tracking.search_store import SearchStore
-from training.trial import TrialSpec, run_as_process
-from training.vocab import Vocabulary
-
-
-class LocalSearch:
-    """Runs a search's trials as local processes, ``parallel`` at a time."""
-
-    def __init__(self, search_id: str, data_dir: str, space: SearchSpace,
-                 search: SearchSettings, fit: FitSettings, pruning: PruningSettings,
-                 report: Callable[[str], None] = print,
-                 split_bytes: Mapping[str, int] | None = None,
-                 past: PastTrials | None = None):
-        """``split_bytes``: the splits' sizes, so that no trial is suggested whose
-        batch is longer than a split (see ``measure_splits``). ``past``: an earlier
-        search's trials to learn from (``training.past_trials``)."""
-        self.store = SearchStore(search_id)
-        self.data_dir, self.space, self.search = data_dir, space, search
-        self.split_bytes, self.past = split_bytes, past or PastTrials()
-        self.fit, self.pruning, self.report = fit, pruning, report
-        self.folder = runner.folder(search_id)
-        self.finished = 0
-
-    def run(self) -> None:
-        self.store.open_parent(search_params(self.space, self.search, self.fit,
-                                             str(self.data_dir), past=self.past))
-        records = self.store.trials()
-        # Trials suggested by an earlier, interrupted run go first.
-        queue = [(r.trial_num, r.hyperparams) for r in records if not r.finished]
-        self.finished = sum(r.finished for r in records)
-        running: dict[Future, int] = {}
-        with ThreadPoolExecutor(max_workers=self.search.parallel) as pool:
-            try:
-                while True:
-                    free = self.search.parallel - len(running)
-                    if free > 0 and not queue:
-                        queue = suggest_trials(self.store, self.space, self.search, free,
-                                               split_bytes=self.split_bytes,
-                                               max_train_chars=self.fit.max_train_chars,
-                                               past=self.past)
-                    while queue and len(running) < self.search.parallel:
-                        trial_num, params = queue.pop(0)
-                        running[pool.submit(self._run_trial, trial_num, params)] = trial_num
-                    if not running:
-                        return
-                    done, _ = wait(running, return_when=FIRST_COMPLETED)
-                    for future in done:
-                        del running[future]
-                        self._report(future.result())
-            except KeyboardInterrupt:
-                # Ctrl-C reached the trial processes too; start nothing more.
-                pool.shutdown(wait=False, cancel_futures=True)
-                raise
-
-    def _run_trial(self, trial_num: int, params: HyperParams) -> TrialRecord:
-        spec = TrialSpec(search_id=self.store.search_id, trial_num=trial_num,
-                         data_dir=self.data_dir, hyperparams=params, fit=self.fit,
-                         pruning=self.pruning)
-        self.folder.mkdir(parents=True, exist_ok=True)
-        self.report(f"trial {trial_num} started: {describe(params)}")
-        with open(self._log_path(trial_num), "a") as log:
-            return run_as_process(spec.step(), output=log)
-
-    def _log_path(self, trial_num: int) -> Path:
-        return self.folder / f"{trial_name(trial_num)}.log"
-
-    def _report(self, result: TrialRecord) -> None:
-        self.finished += 1
-        prefix = f"[{self.finished}/{self.search.num_trials}] trial {result.trial_num}"
-        if result.status == FAILED:
-            self.report(f"{prefix}: failed ({result.failure_reason}; "
-                        f"log: {self._log_path(result.trial_num)})")
-            return
-        self.report(f"{prefix}: {result.status}, val_loss {result.val_loss:.4f} "
-                    f"after {result.num_epochs} epoch(s), "
-                    f"{result.avg_epoch_seconds:.1f} s/epoch")
-
-
-def measure_splits(data_dir: str, space: SearchSpace, fit: FitSettings) -> dict[str, int]:
-    """Check the train and validate splits before any trial starts (each holds at
-    least the space's smallest batch) and return their sizes."""
-    infos = check_splits(storage.local_splits(data_dir), space.smallest_batch(),
-                         Vocabulary.default(), max_train_chars=fit.max_train_chars)
-    return {name: info.num_bytes for name, info in infos.items()}
+from training.core.errors import InputError
+from training.data import storage
+from training.pipeline import runner
+from training.pipeline.local_search import LocalSearch, measure_splits
+from training.tuning import past_trials
+from training.tuning.report import finish_search, format_table
+from training.tuning.selection import NoTrialSucceeded
+from training.tuning.space import SearchSpace
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -4,7 +4,7 @@
 
 RAW is either one tweet per line or a one-column CSV (header ``text``; quoted
 tweets may span lines), detected from the first line or a ``.csv`` suffix;
-``--format`` overrides. Each tweet is normalised (see ``training.vocab``), its
+``--format`` overrides. Each tweet is normalised (see ``training.data.vocab``), its
 inner line breaks become spaces, duplicates are dropped, and the tweet goes to
 the split picked by a hash of its text, so a tweet never changes split when the
 raw file grows night after night: no leakage from train into validation across
@@ -29,11 +29,12 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from training import settings, storage
-from training.atomic import replacing, write_atomically
-from training.data import SPLIT_NAMES
-from training.errors import InputError
-from training.vocab import Vocabulary
+from training.core import settings
+from training.core.atomic import replacing, write_atomically
+from training.core.errors import InputError
+from training.data import storage
+from training.data.splits import SPLIT_NAMES
+from training.data.vocab import Vocabulary
 
 # Percent of hash buckets per split, in SPLIT_NAMES order.
 SPLIT_PERCENT = (80, 10, 10)

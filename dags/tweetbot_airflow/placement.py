@@ -1,12 +1,12 @@
 """Where a step runs: a process on the Airflow worker, or a Kubernetes pod.
 
 The one place that decides. The pipeline's steps hand over a
-``training.records.Step`` (a command, ``python -m <module> <arguments>``); a
+``training.core.records.Step`` (a command, ``python -m <module> <arguments>``); a
 placement turns it into Airflow tasks and adds where the result and the
 checkpoints go:
 
     placement    result                          checkpoints
-    local        $TWEETBOT_HOME/runs/<search>/   the same folder (training.runner)
+    local        $TWEETBOT_HOME/runs/<search>/   the same folder (training.pipeline.runner)
                  <step>.json
     kubernetes   /airflow/xcom/return.json,      /checkpoints/<search>/<step> on
                  read back by the XCom sidecar   TWEETBOT_K8S_CHECKPOINT_PVC, else the
@@ -25,7 +25,7 @@ evaluation needs no GPU and stays on the default queue, as do pod tasks (the
 pod, not the worker, needs the GPU).
 
 How many accelerators a step holds is decided here too, and handed to its
-process as ``TWEETBOT_ACCELERATORS`` (``training.step_cost`` charges its run
+process as ``TWEETBOT_ACCELERATORS`` (``training.pipeline.step_cost`` charges its run
 accelerators x wall seconds): a pod, the GPUs it requests (``TWEETBOT_K8S_GPUS``,
 none for the evaluation); a local process, the worker's own
 ``TWEETBOT_LOCAL_ACCELERATORS`` (0 by default; read on the worker, as GPU
@@ -47,10 +47,10 @@ from typing import Protocol
 from airflow.sdk import XComArg, get_current_context, task
 from airflow.sdk.exceptions import AirflowFailException
 
-from training.errors import InputError
-from training.records import Step
-from training.run_config import GPU_QUEUE, TRIALS_POOL
-from training.step_cost import ACCELERATORS, accelerator_count
+from training.core.errors import InputError
+from training.core.records import Step
+from training.pipeline.run_config import GPU_QUEUE, TRIALS_POOL
+from training.pipeline.step_cost import accelerator_count, holding
 from tweetbot_airflow.pod_settings import PodSettings
 
 VARIABLE = "TWEETBOT_TRIAL_EXECUTOR"
@@ -121,29 +121,18 @@ def local_accelerators(gpu: bool, environ=os.environ) -> int:
     return accelerator_count(LOCAL_ACCELERATORS_VARIABLE, environ) if gpu else 0
 
 
-def pod_accelerators(settings: PodSettings, gpu: bool) -> int:
-    """The GPUs a step's pod requests, and so holds."""
-    return settings.gpus if gpu else 0
-
-
-def holding(step: Step, accelerators: int) -> Step:
-    """``step`` told how many accelerators it holds."""
-    return step.model_copy(update={"environment": {**step.environment,
-                                                   ACCELERATORS: str(accelerators)}})
-
-
 # --- local: a process on the worker ------------------------------------------------
 
 @task
 def run_step(step: dict, gpu: bool = True) -> dict:
-    from training import runner
+    from training.pipeline import runner
 
     return runner.run(runner.place(_on_this_worker(step, gpu)))
 
 
 @task(pool=TRIALS_POOL, map_index_template="{{ trial_label }}")
 def run_trial(step: dict) -> dict:
-    from training.trial import run_as_process
+    from training.pipeline.trial_run import run_as_process
 
     trial = _on_this_worker(step, gpu=True)
     get_current_context()["trial_label"] = trial.label

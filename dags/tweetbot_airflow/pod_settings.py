@@ -40,7 +40,7 @@ from dataclasses import dataclass, field
 from importlib import metadata
 from typing import Any
 
-from training.errors import InputError
+from training.core.errors import InputError
 
 GPU_RESOURCE = "nvidia.com/gpu"
 DEFAULT_TOLERATIONS = [{"key": GPU_RESOURCE, "operator": "Exists", "effect": "NoSchedule"}]
@@ -100,6 +100,10 @@ class PodSettings:
             startup_timeout=whole("TWEETBOT_K8S_STARTUP_TIMEOUT", cls.startup_timeout),
             schedule_timeout=whole("TWEETBOT_K8S_SCHEDULE_TIMEOUT", cls.schedule_timeout),
             execution_timeout=whole("TWEETBOT_K8S_EXECUTION_TIMEOUT", cls.execution_timeout))
+
+    def accelerators(self, gpu: bool) -> int:
+        """The GPUs a step's pod requests, and so holds."""
+        return self.gpus if gpu else 0
 
     @property
     def checkpoint_root(self) -> str:

@@ -16,8 +16,8 @@ from airflow.providers.cncf.kubernetes.pod_generator import make_safe_label_valu
 from airflow.sdk import XComArg
 from airflow.sdk.exceptions import AirflowException
 
-from training.records import Step
-from tweetbot_airflow.placement import holding, pod_accelerators
+from training.core.records import Step
+from training.pipeline.step_cost import holding
 from tweetbot_airflow.pod_settings import PodSettings, pod_operator_kwargs, step_pod_kwargs
 
 POD_RESULT_PATH = "/airflow/xcom/return.json"  # where the XCom sidecar looks
@@ -45,7 +45,7 @@ class StepPodOperator(KubernetesPodOperator):
 
     def build_pod_request_obj(self, context=None, *, dry_run: bool = False):
         # The step arrives through XCom, so the command is known only now.
-        gpus = pod_accelerators(self.settings, self.gpu)
+        gpus = self.settings.accelerators(self.gpu)
         command = holding(Step.from_json(self.step), gpus)
         self.cmds = ["python", "-m", command.module]
         self.arguments = pod_arguments(command, self.settings)

@@ -5,7 +5,7 @@ import mlflow
 import pytest
 
 from training import tracking
-from training.sample_corpus import write_sample_corpus
+from training.data.sample_corpus import write_sample_corpus
 from training.tracking import registry, tags
 from training.tracking.search_store import SearchStore
 

@@ -78,7 +78,7 @@ def run_killing_trials(dagbag, splits, folder, monkeypatch, *trial_nums: int):
 @pytest.mark.slow
 def test_one_trial_killed_the_run_goes_on_with_the_other(dagbag, sample_splits, tmp_path,
                                                         monkeypatch):
-    from training.run_config import search_id_for
+    from training.pipeline.run_config import search_id_for
     from training.tracking import registry
     from training.tracking.search_store import SearchStore
 
@@ -96,7 +96,7 @@ def test_every_trial_killed_fails_the_run_at_select_and_leaves_nothing_running(
     import mlflow
 
     from training import tracking
-    from training.run_config import search_id_for
+    from training.pipeline.run_config import search_id_for
     from training.tracking import registry
     from training.tracking.search_store import SearchStore
 

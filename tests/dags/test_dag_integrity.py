@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from training.errors import InputError
-from training.records import Step
-from training.run_config import MAX_ROUNDS, TRIALS_POOL, RunConfig, params_schema
+from training.core.errors import InputError
+from training.core.records import Step
+from training.pipeline.run_config import MAX_ROUNDS, TRIALS_POOL, RunConfig, params_schema
 
 DAGS = Path(__file__).resolve().parents[2] / "dags"
 K8S_ENV = {"TWEETBOT_TRIAL_EXECUTOR": "kubernetes",
@@ -197,7 +197,7 @@ BASE_STEP = Step(module="training.train", arguments=(), folder="nightly", name="
 def test_a_local_step_that_trains_holds_the_workers_accelerators(monkeypatch, worker, gpu,
                                                                  held):
     """Read on the worker as the task runs, and handed to the step's process."""
-    from training import runner
+    from training.pipeline import runner
     from tweetbot_airflow.placement import run_step
 
     monkeypatch.delenv("TWEETBOT_LOCAL_ACCELERATORS", raising=False)
@@ -215,7 +215,7 @@ def test_a_local_step_that_trains_holds_the_workers_accelerators(monkeypatch, wo
 def test_a_bad_local_accelerator_count_fails_the_task_naming_the_variable(monkeypatch, value):
     from airflow.sdk.exceptions import AirflowFailException
 
-    from training import runner
+    from training.pipeline import runner
     from tweetbot_airflow.placement import run_step
 
     monkeypatch.setenv("TWEETBOT_LOCAL_ACCELERATORS", value)

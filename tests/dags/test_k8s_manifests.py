@@ -14,9 +14,9 @@ import pytest
 import yaml
 from kubernetes.client import ApiClient
 
-from training.config import FitSettings, HyperParams
-from training.records import Step
-from training.trial import TrialSpec
+from training.core.config import FitSettings, HyperParams
+from training.core.records import Step
+from training.pipeline.trial_run import TrialSpec
 
 K8S = Path(__file__).resolve().parents[2] / "k8s"
 KUBERNETES = "1.31.0"  # the oldest version the manifests claim to fit
@@ -106,7 +106,7 @@ def helm_values() -> dict:
 def test_the_helm_values_deploy_this_version_with_the_trials_pool():
     import tomllib
 
-    from training.run_config import TRIALS_POOL
+    from training.pipeline.run_config import TRIALS_POOL
 
     values = helm_values()
     lock = tomllib.loads((K8S.parent / "uv.lock").read_text())

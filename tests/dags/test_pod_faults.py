@@ -14,8 +14,8 @@ import pytest
 from airflow.sdk.exceptions import TaskDeferred
 from test_trial_pod import RUN_STORE, pod_operator
 
-from training.config import HyperParams
-from training.trial import TrialSpec
+from training.core.config import HyperParams
+from training.pipeline.trial_run import TrialSpec
 
 pytestmark = pytest.mark.fault
 

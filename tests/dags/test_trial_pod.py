@@ -13,10 +13,10 @@ from types import SimpleNamespace
 
 import pytest
 
-from training.config import FitSettings, HyperParams
-from training.errors import InputError
-from training.records import Step
-from training.trial import TrialSpec, build_parser, spec_from_args
+from training.core.config import FitSettings, HyperParams
+from training.core.errors import InputError
+from training.core.records import Step
+from training.pipeline.trial_run import TrialSpec, build_parser, spec_from_args
 
 REPO = Path(__file__).resolve().parents[2]
 

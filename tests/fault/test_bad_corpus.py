@@ -7,8 +7,8 @@ import shutil
 
 import pytest
 
-from training import pipeline
-from training.errors import InputError
+from training.core.errors import InputError
+from training.pipeline import steps
 
 pytestmark = pytest.mark.fault
 
@@ -25,8 +25,8 @@ def test_a_split_of_one_character_is_refused_before_any_trial(tmp_path, sample_s
     splits = shutil.copytree(sample_splits, tmp_path / "splits")
     (splits / "train.txt").write_text(train_text)
     with pytest.raises(InputError, match=rf"train.txt: {share} of it is one character"):
-        pipeline.validate_splits({**TINY, "data_location": str(splits)}, "run-1")
+        steps.validate_splits({**TINY, "data_location": str(splits)}, "run-1")
 
 
 def test_real_tweets_pass(sample_splits):
-    assert pipeline.validate_splits({**TINY, "data_location": str(sample_splits)}, "run-2")
+    assert steps.validate_splits({**TINY, "data_location": str(sample_splits)}, "run-2")

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import pytest
 
-from training import pipeline, split
-from training.errors import InputError
+from training import split
+from training.core.errors import InputError
+from training.pipeline import steps
 from training.tracking.search_store import SearchStore
 
 pytestmark = pytest.mark.fault
@@ -28,7 +29,7 @@ def test_a_data_location_outside_the_root_is_refused(tmp_path, monkeypatch, loca
     monkeypatch.setenv("TWEETBOT_DATA_ROOT", str(tmp_path))
     location = location.format(root=tmp_path)
     with pytest.raises(InputError, match=rf"^data_location: .*{refusal}"):
-        pipeline.validate_splits({**TINY, "data_location": location}, "run-1")
+        steps.validate_splits({**TINY, "data_location": location}, "run-1")
     assert SearchStore("run-1").find_parent() is None
 
 
@@ -38,9 +39,9 @@ def test_a_link_out_of_the_root_is_refused(tmp_path, monkeypatch, sample_splits)
     (root / "splits").symlink_to(sample_splits)
     monkeypatch.setenv("TWEETBOT_DATA_ROOT", str(root))
     with pytest.raises(InputError, match="is outside the data root"):
-        pipeline.validate_splits({**TINY, "data_location": str(root / "splits")}, "run-1")
+        steps.validate_splits({**TINY, "data_location": str(root / "splits")}, "run-1")
     monkeypatch.setenv("TWEETBOT_DATA_ROOT", str(sample_splits.parent))
-    assert pipeline.validate_splits({**TINY, "data_location": str(root / "splits")}, "run-1")
+    assert steps.validate_splits({**TINY, "data_location": str(root / "splits")}, "run-1")
 
 
 def test_the_prepare_dag_neither_reads_nor_writes_outside_the_root(tmp_path, monkeypatch):

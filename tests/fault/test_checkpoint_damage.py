@@ -8,7 +8,7 @@ import mlflow
 import pytest
 
 from training import tracking
-from training.checkpoints import BEST_FILENAME, TrainingState
+from training.model.checkpoints import BEST_FILENAME, TrainingState
 from training.train import main
 
 pytestmark = [pytest.mark.fault, pytest.mark.slow]
@@ -46,7 +46,7 @@ def test_a_truncated_checkpoint_is_refused_on_resume(trained_one_epoch, sample_s
 @pytest.mark.parametrize("val_loss, replaces", [
     (2.5, False), (2.0, False), (float("nan"), False), (float("inf"), False), (1.9, True)])
 def test_only_a_better_epoch_replaces_the_best_model(val_loss, replaces):
-    from training.checkpoints import EpochRecord
+    from training.model.checkpoints import EpochRecord
 
     state = TrainingState(hyperparams={}, fit={}, best_epoch=1, epochs=[EpochRecord(
         epoch=1, loss=2.1, val_loss=2.0, val_bits_per_char=2.9, epoch_seconds=1.0,

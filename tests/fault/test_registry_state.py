@@ -12,9 +12,10 @@ import mlflow
 import pytest
 from mlflow.exceptions import MlflowException
 
-from training import pipeline, tracking
-from training.records import Evaluation
-from training.run_key import TAG_PREFIX, RunKey
+from training import tracking
+from training.core.records import Evaluation
+from training.pipeline import steps
+from training.pipeline.run_key import TAG_PREFIX, RunKey
 from training.tracking import registry, tags
 from training.tracking.search_store import SearchStore
 
@@ -39,13 +40,13 @@ def registered(data_sha256: str, *, champion: bool, key: RunKey | None = None):
 
 def test_a_candidate_that_lost_is_not_trained_again_on_the_same_splits(sample_splits):
     params = {**TINY, "data_location": str(sample_splits)}
-    first = pipeline.validate_splits(params, "night-1")
+    first = steps.validate_splits(params, "night-1")
     champion = registered("sha256-of-older-splits", champion=True)
     # Trained with all the same inputs, and lost.
     registered(first.data_sha256, champion=False, key=first.run_key)
     assert registry.champion().version == champion.version
-    assert pipeline.validate_splits(params, "night-2") is None
-    forced = pipeline.validate_splits({**params, "force": True}, "night-3")
+    assert steps.validate_splits(params, "night-2") is None
+    forced = steps.validate_splits({**params, "force": True}, "night-3")
     assert forced is not None and forced.data_sha256 == first.data_sha256
 
 
@@ -53,10 +54,10 @@ def test_a_run_is_skipped_only_when_nothing_it_depends_on_changed(sample_splits,
                                                                   monkeypatch):
     params = {**TINY, "data_location": str(sample_splits)}
     monkeypatch.setenv("TWEETBOT_CODE_REVISION", "image-1")
-    first = pipeline.validate_splits(params, "night-1")
+    first = steps.validate_splits(params, "night-1")
     assert "no earlier version records what it was trained with" in capsys.readouterr().out
     registered(first.data_sha256, champion=True, key=first.run_key)
-    assert pipeline.validate_splits({**params, "promotion_margin": 0.1}, "night-2") is None
+    assert steps.validate_splits({**params, "promotion_margin": 0.1}, "night-2") is None
     assert "nothing changed since v1 (champion) was trained" in capsys.readouterr().out
 
     changes = {
@@ -69,13 +70,13 @@ def test_a_run_is_skipped_only_when_nothing_it_depends_on_changed(sample_splits,
     for change, (changed, environment) in changes.items():
         for name, value in environment.items():
             monkeypatch.setenv(name, value)
-        run = pipeline.validate_splits(changed, "night-3")
+        run = steps.validate_splits(changed, "night-3")
         assert run is not None, change
         assert f"training: since v1, {change} changed" in capsys.readouterr().out
         monkeypatch.setenv("TWEETBOT_CODE_REVISION", "image-1")
     # The key is recorded on the search's run, part by part.
-    run = pipeline.validate_splits({**params, "max_epochs": 2}, "night-4")
-    pipeline.start_search(run)
+    run = steps.validate_splits({**params, "max_epochs": 2}, "night-4")
+    steps.start_search(run)
     search_tags = SearchStore(run.search_id).find_parent().data.tags
     assert search_tags[TAG_PREFIX] == run.run_key.digest
     assert search_tags[f"{TAG_PREFIX}.code"] == "0.1.0@image-1"

@@ -15,9 +15,9 @@ import mlflow
 import pytest
 
 from training import tracking
-from training.checkpoints import TrainingState
-from training.config import HyperParams
-from training.records import OK, RUNNING
+from training.core.config import HyperParams
+from training.core.records import OK, RUNNING
+from training.model.checkpoints import TrainingState
 from training.tracking.search_store import SearchStore
 
 pytestmark = [pytest.mark.fault, pytest.mark.slow]

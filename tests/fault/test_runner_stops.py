@@ -9,8 +9,8 @@ import signal
 
 import pytest
 
-from training import runner
-from training.records import Step
+from training.core.records import Step
+from training.pipeline import runner
 
 pytestmark = pytest.mark.fault
 

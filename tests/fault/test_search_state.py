@@ -8,11 +8,12 @@ from __future__ import annotations
 import mlflow
 import pytest
 
-from training import pipeline, tracking
-from training.records import FAILED, PENDING
-from training.selection import NoTrialSucceeded
+from training import tracking
+from training.core.records import FAILED, PENDING
+from training.pipeline import steps
+from training.pipeline.trial_run import TrialSpec, run_trial
 from training.tracking.search_store import SearchStore
-from training.trial import TrialSpec, run_trial
+from training.tuning.selection import NoTrialSucceeded
 
 pytestmark = pytest.mark.fault
 
@@ -22,11 +23,11 @@ TINY = {"num_trials": 4, "parallel": 2, "max_epochs": 1, "final_epochs": 1,
 
 
 def test_a_trial_whose_task_ended_before_it_started_is_failed_not_requeued(sample_splits):
-    run = pipeline.validate_splits({**TINY, "data_location": str(sample_splits)}, "night-1")
-    pipeline.start_search(run)
-    first = pipeline.suggest_round(run, round_index=0)
+    run = steps.validate_splits({**TINY, "data_location": str(sample_splits)}, "night-1")
+    steps.start_search(run)
+    first = steps.suggest_round(run, round_index=0)
     # trial_r0's pods never started (an image pull failure, say): both stay pending.
-    second = pipeline.suggest_round(run, round_index=1)
+    second = steps.suggest_round(run, round_index=1)
     assert [step.name for step in first] == ["trial-001", "trial-002"]
     assert [step.name for step in second] == ["trial-003", "trial-004"]
     store = SearchStore(run.search_id)
@@ -37,20 +38,20 @@ def test_a_trial_whose_task_ended_before_it_started_is_failed_not_requeued(sampl
 
 
 def test_a_retried_suggest_reruns_the_trials_it_already_suggested(sample_splits):
-    run = pipeline.validate_splits({**TINY, "data_location": str(sample_splits)}, "night-2")
-    pipeline.start_search(run)
-    first = pipeline.suggest_round(run, round_index=0)
-    again = pipeline.suggest_round(run, round_index=0)  # the task retried after a crash
+    run = steps.validate_splits({**TINY, "data_location": str(sample_splits)}, "night-2")
+    steps.start_search(run)
+    first = steps.suggest_round(run, round_index=0)
+    again = steps.suggest_round(run, round_index=0)  # the task retried after a crash
     assert again == first
     assert [t.status for t in SearchStore(run.search_id).trials()] == [PENDING, PENDING]
 
 
 def test_select_fails_what_never_started_and_leaves_nothing_running(sample_splits):
-    run = pipeline.validate_splits({**TINY, "data_location": str(sample_splits)}, "night-3")
-    pipeline.start_search(run)
-    pipeline.suggest_round(run, round_index=0)
+    run = steps.validate_splits({**TINY, "data_location": str(sample_splits)}, "night-3")
+    steps.start_search(run)
+    steps.suggest_round(run, round_index=0)
     with pytest.raises(NoTrialSucceeded, match="none of 2 trials finished ok"):
-        pipeline.select(run)
+        steps.select(run)
     store = SearchStore(run.search_id)
     assert {t.status for t in store.trials()} == {FAILED}
     assert store.find_parent().info.status == "FAILED"
@@ -60,9 +61,9 @@ def test_select_fails_what_never_started_and_leaves_nothing_running(sample_split
 
 
 def test_unreadable_splits_make_a_failed_trial_with_the_reason(sample_splits, monkeypatch):
-    run = pipeline.validate_splits({**TINY, "data_location": str(sample_splits)}, "night-4")
-    pipeline.start_search(run)
-    step, _ = pipeline.suggest_round(run, round_index=0)
+    run = steps.validate_splits({**TINY, "data_location": str(sample_splits)}, "night-4")
+    steps.start_search(run)
+    step, _ = steps.suggest_round(run, round_index=0)
     store = SearchStore(run.search_id)
     record = store.trials()[0]
     # The pod cannot read the bucket: the splits are gone by the time it starts.
@@ -82,13 +83,13 @@ def test_unreadable_splits_make_a_failed_trial_with_the_reason(sample_splits, mo
 def test_two_runs_at_once_keep_their_searches_and_checkpoints_apart(sample_splits):
     """max_active_runs raised, or a manual run during the nightly one."""
     params = {**TINY, "data_location": str(sample_splits)}
-    nightly = pipeline.validate_splits(params, "scheduled__2026-11-30T03:00:00+00:00")
-    manual = pipeline.validate_splits(params, "manual__2026-11-30T03:01:12+00:00")
+    nightly = steps.validate_splits(params, "scheduled__2026-11-30T03:00:00+00:00")
+    manual = steps.validate_splits(params, "manual__2026-11-30T03:01:12+00:00")
     assert nightly.search_id != manual.search_id
     for run in (nightly, manual):
-        pipeline.start_search(run)
-    nightly_trials = pipeline.suggest_round(nightly, round_index=0)
-    manual_trials = pipeline.suggest_round(manual, round_index=0)
+        steps.start_search(run)
+    nightly_trials = steps.suggest_round(nightly, round_index=0)
+    manual_trials = steps.suggest_round(manual, round_index=0)
     assert {s.folder for s in nightly_trials} == {nightly.search_id}
     assert {s.folder for s in manual_trials} == {manual.search_id}
     assert [t.trial_num for t in SearchStore(nightly.search_id).trials()] == [1, 2]

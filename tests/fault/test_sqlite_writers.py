@@ -1,7 +1,7 @@
 """The embedded SQLite store under parallel trials: 8 processes logging metrics
 at once as a trial does (one call per value) lose nothing and raise no
 "database is locked"; 8 logging the same splits as their dataset inputs at once
-all record them. SQLite is for one machine (README); a deployment uses the
+all record them. SQLite is for one machine (the docs); a deployment uses the
 MLflow server."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from concurrent.futures import ProcessPoolExecutor
 import pytest
 
 from training import tracking
-from training.data import SplitInfo
+from training.data.splits import SplitInfo
 from training.tracking import runs
 
 pytestmark = [pytest.mark.fault, pytest.mark.slow]

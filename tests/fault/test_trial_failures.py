@@ -8,12 +8,12 @@ import time
 import mlflow
 import pytest
 
-from training.config import FitSettings, SearchSettings
-from training.records import FAILED
-from training.space import SearchSpace
-from training.suggest import suggest_trials
+from training.core.config import FitSettings, SearchSettings
+from training.core.records import FAILED
+from training.pipeline.trial_run import TrialSpec, run_trial
 from training.tracking.search_store import SearchStore
-from training.trial import TrialSpec, run_trial
+from training.tuning.space import SearchSpace
+from training.tuning.suggest import suggest_trials
 
 pytestmark = pytest.mark.fault
 
@@ -31,12 +31,12 @@ def test_a_trial_out_of_memory_is_failed_with_the_reason(sample_splits, tmp_path
                                                          monkeypatch):
     import tensorflow as tf
 
-    import training.fit
+    import training.model.fit
 
     def impossible(job, vocab, state, on_epoch=None, verbose=None):
         tf.zeros((2**22, 2**20))  # 16 TiB: what an impossible batch size asks a GPU for
 
-    monkeypatch.setattr(training.fit, "fit_model", impossible)
+    monkeypatch.setattr(training.model.fit, "fit_model", impossible)
     spec = suggested_trial("oom", sample_splits, tmp_path, FitSettings(num_epochs=1))
     result = run_trial(spec)
     assert result.status == FAILED
@@ -48,12 +48,12 @@ def test_a_trial_out_of_memory_is_failed_with_the_reason(sample_splits, tmp_path
 
 def test_a_trial_that_never_finishes_an_epoch_is_failed_as_hung(sample_splits, tmp_path,
                                                                  monkeypatch):
-    import training.fit
+    import training.model.fit
 
     def wedged(job, vocab, state, on_epoch=None, verbose=None):
         time.sleep(120)  # a data loader on a dead file system, say
 
-    monkeypatch.setattr(training.fit, "fit_model", wedged)
+    monkeypatch.setattr(training.model.fit, "fit_model", wedged)
     spec = suggested_trial("hung", sample_splits, tmp_path,
                            FitSettings(num_epochs=1, epoch_timeout=2))
     store = SearchStore("hung")

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from training.errors import InputError
+from training.core.errors import InputError
+from training.data.vocab import Vocabulary
 from training.tracking.pyfunc import parse_requests
-from training.vocab import Vocabulary
 
 pytestmark = pytest.mark.fault
 
@@ -34,7 +34,7 @@ def test_no_project_module_imports_an_unpickler():
 def test_a_model_file_carrying_code_is_refused(tmp_path):
     import keras
 
-    from training.generate import TweetGenerator
+    from training.model.generator import TweetGenerator
 
     inputs = keras.Input((4,))
     outputs = keras.layers.Lambda(lambda x: x * 2)(inputs)  # code inside the file

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from benchmarks import tutorial
-from training.vocab import Vocabulary
+from training.data.vocab import Vocabulary
 
 ROOT = __import__("pathlib").Path(__file__).resolve().parents[2]
 

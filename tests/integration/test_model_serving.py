@@ -16,10 +16,10 @@ import pandas as pd
 import pytest
 
 from training import tracking
-from training.config import FitSettings, HyperParams, TrainJob
+from training.core.config import FitSettings, HyperParams, TrainJob
 from training.generate import main as generate_main
+from training.pipeline.training_run import run_training
 from training.tracking import registry
-from training.train import run_training
 
 pytestmark = pytest.mark.slow
 CHAMPION_URI = f"models:/{registry.MODEL_NAME}@champion"

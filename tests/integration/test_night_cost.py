@@ -7,15 +7,15 @@ from __future__ import annotations
 import mlflow
 import pytest
 
-from training import runner
-from training.config import FitSettings, HyperParams, SelectionPolicy, to_arguments
-from training.records import FAILED, OK, Step, TrainedModel
-from training.search_report import finish_search
-from training.step_cost import ACCELERATORS
-from training.tracking import cost
+from training.core.config import FitSettings, HyperParams, SelectionPolicy, to_arguments
+from training.core.records import FAILED, OK, Step, TrainedModel
+from training.pipeline import runner
+from training.pipeline.step_cost import ACCELERATORS
+from training.pipeline.trial_run import TrialSpec, run_as_process
+from training.tracking import cost, search_store
 from training.tracking.cost import Cost
 from training.tracking.search_store import SearchStore
-from training.trial import TrialSpec, run_as_process
+from training.tuning.report import finish_search
 
 pytestmark = pytest.mark.slow
 
@@ -82,7 +82,7 @@ def test_each_step_charges_its_run_and_the_night_adds_them_up(sample_splits,
     assert_charged_at(4, train)
     assert_charged_at(1, evaluate)
 
-    night = cost.night_cost(search_run_id, trained.run_id)
+    night = search_store.night_cost(search_run_id, trained.run_id)
     expected = rolled_up + train + evaluate
     assert night.wall_seconds == pytest.approx(expected.wall_seconds)
     assert night.accelerator_seconds == pytest.approx(expected.accelerator_seconds)

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import pytest
 
-from training import pipeline
-from training.errors import InputError
-from training.records import FAILED, OK, PRUNED
+from training.core.errors import InputError
+from training.core.records import FAILED, OK, PRUNED
+from training.pipeline import steps
 from training.tracking.search_store import SearchStore
 
 TINY = {"num_trials": 1, "parallel": 1, "max_epochs": 1, "final_epochs": 1,
@@ -19,42 +19,42 @@ def test_a_distributed_run_refuses_splits_on_this_machine(sample_splits):
     with pytest.raises(InputError, match=(
             f"data_location: {sample_splits} is a folder on this machine, but steps run on "
             "other machines")):
-        pipeline.validate_splits({**TINY, "data_location": str(sample_splits)}, "run-1",
-                                 distributed=True)
+        steps.validate_splits({**TINY, "data_location": str(sample_splits)}, "run-1",
+                              distributed=True)
 
 
 def test_a_distributed_run_refuses_a_store_on_this_machine():
     # Refused before the splits are read: this bucket does not exist.
     with pytest.raises(InputError, match=r"MLFLOW_TRACKING_URI: sqlite:///.* is a store on "
                                          r"this machine, but steps run on other machines"):
-        pipeline.validate_splits({**TINY, "data_location": "s3://no-such-bucket/splits"},
-                                 "run-1", distributed=True)
+        steps.validate_splits({**TINY, "data_location": "s3://no-such-bucket/splits"},
+                              "run-1", distributed=True)
 
 
 def test_a_password_in_the_tracking_uri_is_refused_without_printing_it(monkeypatch,
                                                                        sample_splits):
     monkeypatch.setenv("MLFLOW_TRACKING_URI", "postgresql://mlflow:s3cr3t@db:5432/mlflow")
     with pytest.raises(InputError, match="MLFLOW_TRACKING_URI holds a password") as refused:
-        pipeline.validate_splits({**TINY, "data_location": str(sample_splits)}, "run-1")
+        steps.validate_splits({**TINY, "data_location": str(sample_splits)}, "run-1")
     assert "s3cr3t" not in str(refused.value)
 
 
 def test_a_worker_on_another_store_refuses_the_runs_steps(monkeypatch, sample_splits):
-    run = pipeline.validate_splits({**TINY, "data_location": str(sample_splits)}, "run-1")
+    run = steps.validate_splits({**TINY, "data_location": str(sample_splits)}, "run-1")
     assert run.tracking.experiment == "tweetbot" and run.tracking.uri.startswith("sqlite:")
     assert run.data_location == str(sample_splits)
     monkeypatch.setenv("TWEETBOT_EXPERIMENT", "elsewhere")
     with pytest.raises(InputError, match="this worker's MLflow store .* experiment elsewhere"
                                          r"\) is not this run's"):
-        pipeline.start_search(run)
+        steps.start_search(run)
     monkeypatch.delenv("TWEETBOT_EXPERIMENT")
     assert SearchStore(run.search_id).find_parent() is None  # nothing was started
 
 
 def test_every_step_command_carries_the_runs_store(sample_splits):
-    run = pipeline.validate_splits({**TINY, "data_location": str(sample_splits)}, "run-2")
-    pipeline.start_search(run)
-    trial, = pipeline.suggest_round(run, round_index=0)
+    run = steps.validate_splits({**TINY, "data_location": str(sample_splits)}, "run-2")
+    steps.start_search(run)
+    trial, = steps.suggest_round(run, round_index=0)
     assert trial.environment == {"MLFLOW_TRACKING_URI": run.tracking.uri,
                                  "TWEETBOT_EXPERIMENT": "tweetbot"}
 
@@ -66,27 +66,27 @@ def test_a_runs_past_trials_are_read_once_and_recorded_on_its_search(sample_spli
         "drop_rate,embedding_size,num_layers,rnn_size,seq_len,optimizer,clip_norm,status\n"
         "1,1,1.6,1.5,10,60,8,0.0,64,1,256,16,adam,5.0,ok\n"
         "2,2,1.9,1.8,10,60,8,0.0,64,1,256,16,adagrad,5.0,ok\n")  # adagrad at 0.01: outside
-    run = pipeline.validate_splits({**TINY, "data_location": str(sample_splits),
+    run = steps.validate_splits({**TINY, "data_location": str(sample_splits),
                                     "past_trials": str(csv_path)}, "run-3")
     assert [t.val_loss for t in run.past_trials.trials] == [1.6]
     # The parsed rows travel with the run (XCom), so no later step reads the file.
     assert type(run).from_json(run.to_json()).past_trials == run.past_trials
-    pipeline.start_search(run)
+    steps.start_search(run)
     params = SearchStore(run.search_id).find_parent().data.params
     assert (params["past_trials"], params["past_trials_used"],
             params["past_trials_skipped"]) == (str(csv_path), "1", "1")
 
     csv_path.write_text("trial,loss\n1,1.6\n")
     with pytest.raises(InputError, match=r"past_trials: .*tutorial-trials.csv: no column"):
-        pipeline.validate_splits({**TINY, "data_location": str(sample_splits),
+        steps.validate_splits({**TINY, "data_location": str(sample_splits),
                                   "past_trials": str(csv_path)}, "run-4")
 
 
 def test_select_names_the_trials_to_compare(sample_splits):
-    run = pipeline.validate_splits({**TINY, "num_trials": 3, "parallel": 3,
+    run = steps.validate_splits({**TINY, "num_trials": 3, "parallel": 3,
                                     "data_location": str(sample_splits)}, "run-5")
-    pipeline.start_search(run)
-    trials = pipeline.suggest_round(run, round_index=0)
+    steps.start_search(run)
+    trials = steps.suggest_round(run, round_index=0)
     store = SearchStore(run.search_id)
     for record, (status, loss) in zip(store.trials(), [(OK, 2.0), (PRUNED, 3.0),
                                                        (FAILED, None)], strict=True):
@@ -96,7 +96,7 @@ def test_select_names_the_trials_to_compare(sample_splits):
                 store.client.log_metric(record.run_id, key, value)
         store.set_status(record.run_id, status)
         store.client.set_terminated(record.run_id)
-    chosen = pipeline.select(run)
+    chosen = steps.select(run)
     assert len(trials) == 3
     assert chosen.experiment_id == store.experiment_id
     assert chosen.trial_run_ids == tuple(r.run_id for r in store.trials()[:2])  # not failed

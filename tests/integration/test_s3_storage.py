@@ -11,13 +11,13 @@ from pathlib import Path
 import boto3
 import pytest
 
-from training import storage
-from training.config import HyperParams
-from training.data import check_splits
-from training.errors import InputError
-from training.sample_corpus import write_sample_corpus
+from training.core.config import HyperParams
+from training.core.errors import InputError
+from training.data import storage
+from training.data.sample_corpus import write_sample_corpus
+from training.data.splits import check_splits
+from training.data.vocab import Vocabulary
 from training.split import split_and_publish
-from training.vocab import Vocabulary
 
 
 @pytest.fixture(scope="module")

@@ -17,24 +17,25 @@ from pathlib import Path
 import mlflow
 import pytest
 
-from training import past_trials, runner, stop_signals, trial
-from training.checkpoints import TrainingState
-from training.config import (
+from training.core.config import (
     FitSettings,
     HyperParams,
     PruningSettings,
     SearchSettings,
     SelectionPolicy,
 )
-from training.records import FAILED, OK, PENDING, PRUNED, RUNNING, Step
-from training.search_report import CSV_COLUMNS, finish_search
-from training.selection import NoTrialSucceeded
-from training.space import SearchSpace
-from training.suggest import suggest_trials
+from training.core.records import FAILED, OK, PENDING, PRUNED, RUNNING, Step
+from training.model.checkpoints import TrainingState
+from training.pipeline import runner, stop_signals, trial_run
+from training.pipeline.trial_run import TrialSpec, build_parser, run_as_process, spec_from_args
 from training.tracking import cost
 from training.tracking.search_store import SearchStore
-from training.trial import TrialSpec, build_parser, run_as_process, spec_from_args
 from training.trial import main as trial_main
+from training.tuning import past_trials
+from training.tuning.report import CSV_COLUMNS, finish_search
+from training.tuning.selection import NoTrialSucceeded
+from training.tuning.space import SearchSpace
+from training.tuning.suggest import suggest_trials
 
 CPU_SPACE = SearchSpace.load(Path(__file__).parents[2] / "training" / "search_space_cpu.yaml")
 
@@ -130,8 +131,8 @@ def test_each_search_draws_its_own_points_and_a_rerun_the_same():
 def test_a_rerun_search_draws_the_points_of_its_first_run():
     """The seed comes from the search id alone: a search re-run from scratch (a
     fresh store) draws what its first run drew."""
-    from training.sampler import HyperoptSampler
-    from training.suggest import seed_for
+    from training.tuning.sampler import HyperoptSampler
+    from training.tuning.suggest import seed_for
 
     suggested = suggest_trials(SearchStore("nightly-2026-11-30"), CPU_SPACE,
                                SearchSettings(num_trials=3), 3)
@@ -310,7 +311,7 @@ def test_ctrl_c_turned_into_another_error_leaves_the_trial_to_continue(
         except KeyboardInterrupt:
             raise AttributeError("'list' object has no attribute '_type_spec'") from None
 
-    monkeypatch.setattr(trial, "run_training", interrupted_inside_a_library)
+    monkeypatch.setattr(trial_run, "run_training", interrupted_inside_a_library)
     monkeypatch.setattr(stop_signals, "_received", [])
     handlers = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
     try:

@@ -6,7 +6,7 @@ import sys
 import mlflow
 import pytest
 
-from training.records import FINISHED_STATUSES, OK, PRUNED
+from training.core.records import FINISHED_STATUSES, OK, PRUNED
 from training.search import main
 from training.tracking.search_store import SearchStore
 

@@ -64,8 +64,8 @@ def test_restore_needs_a_run_and_keeps_its_hyperparameters(tmp_path, capsys, spl
                          "--data-dir", str(splits), "--restore")
     assert status == 2 and "holds no training run" in error
 
-    from training.checkpoints import TrainingState
-    from training.config import HyperParams
+    from training.core.config import HyperParams
+    from training.model.checkpoints import TrainingState
     (tmp_path / "ck").mkdir()
     TrainingState(hyperparams=HyperParams(rnn_size=16).to_dict(), fit={}).save(tmp_path / "ck")
     status, error = _run(capsys, "--checkpoint-dir", str(tmp_path / "ck"),

@@ -15,12 +15,12 @@ import mlflow
 import pytest
 
 from training import tracking
-from training.checkpoints import TrainingState
-from training.evaluate import evaluate
-from training.generate import GenerationRequest, TweetGenerator
+from training.data.vocab import Vocabulary
+from training.model.checkpoints import TrainingState
+from training.model.generator import GenerationRequest, TweetGenerator
+from training.pipeline.evaluation import evaluate
 from training.tracking import registry, runs, tags
 from training.train import main
-from training.vocab import Vocabulary
 
 pytestmark = pytest.mark.slow
 SMALL = ["--batch-size", "32", "--seq-len", "32", "--rnn-size", "64",
@@ -135,7 +135,7 @@ def test_nan_loss_stops_training_and_fails_the_run(tmp_path, sample_splits, monk
                                                    capsys):
     import keras
 
-    import training.fit
+    import training.model.fit
 
     def diverging_loss(y_true, y_pred):
         return keras.ops.mean(y_pred) * float("nan")
@@ -143,7 +143,7 @@ def test_nan_loss_stops_training_and_fails_the_run(tmp_path, sample_splits, monk
     def compile_with_a_diverging_loss(model, hyperparams):
         model.compile(optimizer="adam", loss=diverging_loss)
 
-    monkeypatch.setattr(training.fit, "compile_model", compile_with_a_diverging_loss)
+    monkeypatch.setattr(training.model.fit, "compile_model", compile_with_a_diverging_loss)
     status = main(["--checkpoint-dir", str(tmp_path / "ck"), "--data-dir",
                    str(sample_splits), "--num-epochs", "3", *SMALL])
     error = capsys.readouterr().err

@@ -16,11 +16,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from training import export_h5, import_h5, legacy_h5, tracking
-from training.data import TEST, split_path
+from training import export_h5, import_h5, tracking
+from training.data.splits import TEST, split_path
+from training.data.vocab import Vocabulary
 from training.demo import report
+from training.model import tutorial_h5
 from training.tracking import registry, runs, tags
-from training.vocab import Vocabulary
 
 pytestmark = pytest.mark.slow
 
@@ -62,7 +63,7 @@ def imported_probabilities(run_id: str, inputs: np.ndarray, scratch: Path) -> np
     """The registered model's output on ``inputs``, as probabilities."""
     import keras
 
-    from training.model import load_trained
+    from training.model.network import load_trained
 
     folder = runs.download_checkpoint(run_id, scratch)
     model = load_trained(folder / "best.keras")
@@ -83,7 +84,7 @@ def test_a_keras_2_tutorial_model_imports_and_exports_with_the_same_predictions(
     assert version.tags[tags.SOURCE_FORMAT].startswith("Keras HDF5 (Keras 2.")
     run = tracking.client().get_run(version.run_id)
     assert run.data.tags[tags.KIND] == tags.IMPORT
-    assert run.data.params["recurrent_activation"] == legacy_h5.HARD_SIGMOID
+    assert run.data.params["recurrent_activation"] == tutorial_h5.HARD_SIGMOID
     assert (run.data.params["num_layers"], run.data.params["rnn_size"],
             run.data.params["optimizer"]) == ("2", "32", "rmsprop")
     test_loss = run.data.metrics["test_loss"]
@@ -99,9 +100,9 @@ def test_a_keras_2_tutorial_model_imports_and_exports_with_the_same_predictions(
     reloaded = keras2("load", exported, inputs, tmp_path / "reloaded.npy")
     np.testing.assert_allclose(reloaded, expected, atol=1e-6)
     # Through the export and back in, the same model again.
-    again = legacy_h5.read(exported)
+    again = tutorial_h5.read(exported)
     assert (again.recurrent_activation, again.hyperparams()) == (
-        legacy_h5.HARD_SIGMOID, legacy_h5.read(original).hyperparams().model_copy(
+        tutorial_h5.HARD_SIGMOID, tutorial_h5.read(original).hyperparams().model_copy(
             update={"clip_norm": 0.0, "learning_rate": None}))  # no optimizer exported
 
     # The same file again: nothing new.

@@ -8,11 +8,10 @@ health checks and run states."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
-from training.sample_corpus import write_sample_corpus
+from training.data.sample_corpus import write_sample_corpus
 
 from .receivers import receivers
 from .stack_clients import (
@@ -45,12 +44,6 @@ def clients(stack) -> StackClients:
 @pytest.fixture(scope="package")
 def airflow(clients) -> AirflowClient:
     return clients.airflow
-
-
-@pytest.fixture(scope="session")
-def artifacts() -> Path:
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    return ARTIFACTS
 
 
 @pytest.fixture(scope="package")

@@ -140,7 +140,7 @@ def test_durations_are_seconds_or_iso_8601(monkeypatch, value, expected):
 
 @pytest.mark.parametrize("value", ["six hours", "-60"])
 def test_a_bad_duration_is_one_line_naming_the_variable(monkeypatch, value):
-    from training.errors import InputError
+    from training.core.errors import InputError
 
     monkeypatch.setenv(alerts.APPROVAL_TIMEOUT_VARIABLE, value)
     with pytest.raises(InputError, match=f"^TWEETBOT_APPROVAL_TIMEOUT: '{value}' is ") as error:

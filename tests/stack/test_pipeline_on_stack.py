@@ -80,7 +80,7 @@ def test_a_failed_run_closes_its_search_in_mlflow(airflow, published, rest_run, 
     """Marked failed while its trials run: the search's MLflow runs are closed."""
     import mlflow
 
-    from training.run_config import search_id_for
+    from training.pipeline.run_config import search_id_for
     from training.tracking.search_store import SearchStore
 
     run_id = airflow.trigger(TRAINING, {**REST_CONF, "force": True,

@@ -7,7 +7,6 @@ comparison of the search's trials. Screenshots go to the test artifacts folder."
 from __future__ import annotations
 
 import re
-import shutil
 
 import pytest
 from playwright.sync_api import expect
@@ -15,21 +14,6 @@ from playwright.sync_api import expect
 from .stack_clients import TRAINING, wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.stack]
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-# As root, without a display, and without reaching for Google's services.
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync"]
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield launched
-        launched.close()
 
 
 @pytest.fixture

@@ -2,10 +2,10 @@ import os
 
 import numpy as np
 
-from training import batches as batches_module
-from training.batches import StatefulBatches
-from training.config import HyperParams
-from training.vocab import Vocabulary
+from training.core.config import HyperParams
+from training.data import batches as batches_module
+from training.data.batches import StatefulBatches
+from training.data.vocab import Vocabulary
 
 VOCAB = Vocabulary.default()
 

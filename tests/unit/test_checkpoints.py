@@ -1,4 +1,4 @@
-from training.checkpoints import EpochRecord, TrainingState, epochs_without_improvement
+from training.model.checkpoints import EpochRecord, TrainingState, epochs_without_improvement
 
 
 def test_early_stopping_counter_matches_keras_semantics():

@@ -2,7 +2,7 @@ import argparse
 
 import pytest
 
-from training.config import (
+from training.core.config import (
     FitSettings,
     HyperParams,
     PruningSettings,
@@ -10,7 +10,7 @@ from training.config import (
     given_arguments,
     to_arguments,
 )
-from training.errors import InputError
+from training.core.errors import InputError
 
 
 def test_defaults_are_the_tutorials():
@@ -70,7 +70,8 @@ def test_a_switch_that_is_on_by_default_round_trips_through_its_no_flag():
 
 def test_every_command_formats_its_help():
     """argparse expands ``%`` in help text: a description holding one must not break --help."""
-    from training import search, train, trial
+    from training import search, train
+    from training.pipeline import trial_run
 
-    for module in (search, train, trial):
+    for module in (search, train, trial_run):
         assert "--num-epochs" in module.build_parser().format_help()

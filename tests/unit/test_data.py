@@ -1,9 +1,9 @@
 import pytest
 
-from training.config import HyperParams
-from training.data import check_splits, fits_splits, inspect_split, steps_per_epoch
-from training.errors import InputError
-from training.vocab import Vocabulary
+from training.core.config import HyperParams
+from training.core.errors import InputError
+from training.data.splits import check_splits, fits_splits, inspect_split, steps_per_epoch
+from training.data.vocab import Vocabulary
 
 VOCAB = Vocabulary.default()
 

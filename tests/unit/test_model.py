@@ -1,8 +1,8 @@
 import keras
 import numpy as np
 
-from training.config import HyperParams
-from training.model import build_training_model, inference_model_from, reset_states
+from training.core.config import HyperParams
+from training.model.network import build_training_model, inference_model_from, reset_states
 
 PARAMS = HyperParams(batch_size=3, seq_len=5, embedding_size=4, rnn_size=6,
                      num_layers=2, drop_rate=0.1)

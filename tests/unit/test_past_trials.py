@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from training import past_trials
-from training.config import HyperParams
-from training.errors import InputError
-from training.records import FAILED, OK, PRUNED, TrialRecord
-from training.search_report import write_trials_csv
-from training.space import SearchSpace
+from training.core.config import HyperParams
+from training.core.errors import InputError
+from training.core.records import FAILED, OK, PRUNED, TrialRecord
+from training.tuning import past_trials
+from training.tuning.report import write_trials_csv
+from training.tuning.space import SearchSpace
 
 SPACE = SearchSpace.load()
 # The tutorial's header and the kinds of row its search wrote (status ok or fail,

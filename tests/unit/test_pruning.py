@@ -2,9 +2,9 @@ import math
 
 import pytest
 
-from training.config import PruningSettings
-from training.errors import InputError
-from training.pruning import should_prune
+from training.core.config import PruningSettings
+from training.core.errors import InputError
+from training.tuning.pruning import should_prune
 
 MEDIAN = PruningSettings(pruning="median", prune_min_trials=3, prune_min_epochs=1)
 PEERS = [[1.0, 0.9, 0.8], [1.2, 1.0, 0.9], [1.3, 1.1, 1.0]]  # bests at epoch 2: .9, 1.0, 1.1

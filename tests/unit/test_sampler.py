@@ -4,9 +4,9 @@ from pathlib import Path
 
 import pytest
 
-import training.sampler as sampler_module
-from training.sampler import HyperoptSampler, Observation, point_key
-from training.space import DEFAULT_SPACE_FILE, SearchSpace
+import training.tuning.sampler as sampler_module
+from training.tuning.sampler import HyperoptSampler, Observation, point_key
+from training.tuning.space import DEFAULT_SPACE_FILE, SearchSpace
 
 SPACE = SearchSpace.load()
 CPU_SPACE = SearchSpace.load(Path(DEFAULT_SPACE_FILE).with_name("search_space_cpu.yaml"))

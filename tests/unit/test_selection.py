@@ -2,11 +2,11 @@ import csv
 
 import pytest
 
-from training.config import HyperParams, SelectionPolicy
-from training.errors import InputError
-from training.records import FAILED, OK, PENDING, PRUNED, TrialRecord
-from training.search_report import CSV_COLUMNS, write_trials_csv
-from training.selection import NoTrialSucceeded, pareto_front, rank, select
+from training.core.config import HyperParams, SelectionPolicy
+from training.core.errors import InputError
+from training.core.records import FAILED, OK, PENDING, PRUNED, TrialRecord
+from training.tuning.report import CSV_COLUMNS, write_trials_csv
+from training.tuning.selection import NoTrialSucceeded, pareto_front, rank, select
 
 TUTORIAL_COLUMNS = ("rank", "trial_num", "val_loss", "train_loss", "num_epochs",
                     "avg_epoch_seconds", "batch_size", "drop_rate", "embedding_size",

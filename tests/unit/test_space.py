@@ -2,9 +2,9 @@ from pathlib import Path
 
 import pytest
 
-from training.config import HyperParams
-from training.errors import InputError
-from training.space import DEFAULT_SPACE_FILE, Dimension, SearchSpace
+from training.core.config import HyperParams
+from training.core.errors import InputError
+from training.tuning.space import DEFAULT_SPACE_FILE, Dimension, SearchSpace
 
 CPU_SPACE_FILE = Path(DEFAULT_SPACE_FILE).with_name("search_space_cpu.yaml")
 

@@ -2,8 +2,8 @@ import json
 
 import pytest
 
-from training.data import SPLIT_NAMES as SPLITS
-from training.errors import InputError
+from training.core.errors import InputError
+from training.data.splits import SPLIT_NAMES as SPLITS
 from training.split import main, split_file, split_of
 
 
@@ -49,7 +49,7 @@ def test_assignment_is_stable_when_the_raw_file_grows(tmp_path):
 def test_proportions_are_close_to_80_10_10(shared_corpus, tmp_path):
     report = split_file(shared_corpus, tmp_path / "out")
     total = sum(report.tweets.values())
-    assert report.tweets_read == 3229  # the README's count: CSV parsed across lines
+    assert report.tweets_read == 3229  # quoted tweets parsed across lines
     assert 0.76 < report.tweets["train"] / total < 0.84
     assert 0.07 < report.tweets["validate"] / total < 0.13
     assert 0 < report.unknown_rate < 0.01

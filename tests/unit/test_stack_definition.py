@@ -72,3 +72,13 @@ def test_celery_workers_share_no_folder_and_serve_their_queues():
     assert {s.environment["AIRFLOW__CORE__EXECUTOR"] for s in workers} == {"CeleryExecutor"}
     assert len({s.environment["AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT"]
                 for s in workers}) == 3
+
+
+def test_home_is_taken_before_or_after_the_command():
+    from training.stack.__main__ import build_parser
+
+    parser = build_parser()
+    for command in ("up", "down", "status"):
+        assert parser.parse_args([command, "--home", "/after"]).home == "/after"
+        assert parser.parse_args(["--home", "/before", command]).home == "/before"
+        assert parser.parse_args([command]).home is None

@@ -4,10 +4,10 @@ charged to its MLflow run (a real embedded store) and added up across attempts."
 import pytest
 
 from training import tracking
-from training.config import HyperParams
-from training.errors import InputError
-from training.step_cost import ACCELERATORS, accelerator_count, recording_cost
-from training.tracking import cost
+from training.core.config import HyperParams
+from training.core.errors import InputError
+from training.pipeline.step_cost import ACCELERATORS, accelerator_count, recording_cost
+from training.tracking import cost, search_store
 from training.tracking.cost import Cost
 from training.tracking.search_store import SearchStore
 
@@ -107,11 +107,11 @@ def test_a_nights_cost_is_its_trials_and_its_base_models_training_and_evaluation
     trials = Cost(accelerator_seconds=40, wall_seconds=40)
     assert store.trials_cost() == trials
     # A search that never finished holds no roll-up: its trials as they stand.
-    assert cost.night_cost(search_run_id) == trials
-    assert cost.night_cost(search_run_id, base_run_id) == Cost(accelerator_seconds=240,
+    assert search_store.night_cost(search_run_id) == trials
+    assert search_store.night_cost(search_run_id, base_run_id) == Cost(accelerator_seconds=240,
                                                                wall_seconds=160)
     # Finished, the search's own roll-up is what counts.
     store.close_parent(Cost(accelerator_seconds=50, wall_seconds=45).metrics(cost.TRIALS), {},
                        [], "FINISHED")
-    assert cost.night_cost(search_run_id, base_run_id) == Cost(accelerator_seconds=250,
+    assert search_store.night_cost(search_run_id, base_run_id) == Cost(accelerator_seconds=250,
                                                                wall_seconds=165)

@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from training.errors import InputError
-from training.vocab import UNKNOWN_CHAR, Vocabulary, normalize
+from training.core.errors import InputError
+from training.data.vocab import UNKNOWN_CHAR, Vocabulary, normalize
 
 
 def test_default_vocabulary_is_the_tutorials():

@@ -17,8 +17,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from training.errors import InputError
-from training.run_config import GPU_QUEUE
+from training.core.errors import InputError
+from training.pipeline.run_config import GPU_QUEUE
 from training.stack import native, provision
 from training.stack.definition import CPU_WORKER, Worker
 
@@ -26,10 +26,16 @@ from training.stack.definition import CPU_WORKER, Worker
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m training.stack", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--home", help="the stack's state folder (default: "
-                                       "$TWEETBOT_STACK_HOME, else $TWEETBOT_HOME/stack)")
+    home_help = ("the stack's state folder (default: $TWEETBOT_STACK_HOME, else "
+                 "$TWEETBOT_HOME/stack)")
+    parser.add_argument("--home", help=home_help)
+    # --home is also taken where users type it, after the command; SUPPRESS keeps a
+    # value given before the command when none comes after it.
+    home = argparse.ArgumentParser(add_help=False)
+    home.add_argument("--home", default=argparse.SUPPRESS, help=home_help)
     commands = parser.add_subparsers(dest="command", required=True)
-    start = commands.add_parser("up", help="start every service and wait until healthy")
+    start = commands.add_parser("up", parents=[home],
+                                help="start every service and wait until healthy")
     for flag, default in (("--airflow-port", 8080), ("--mlflow-port", 5000),
                           ("--s3-port", 9000), ("--scheduler-health-port", 8974)):
         start.add_argument(flag, type=int, default=default)
@@ -44,10 +50,10 @@ def build_parser() -> argparse.ArgumentParser:
                             "Celery workers on Redis do (a CPU worker and GPU workers)")
     start.add_argument("--gpu-workers", type=int, default=1,
                        help="celery: workers serving the tweetbot_gpu queue, one task each")
-    stop = commands.add_parser("down", help="stop every service")
+    stop = commands.add_parser("down", parents=[home], help="stop every service")
     stop.add_argument("--purge", action="store_true",
                       help="also drop the stack's databases and its state folder")
-    commands.add_parser("status", help="say whether a stack runs, and where")
+    commands.add_parser("status", parents=[home], help="say whether a stack runs, and where")
     render = commands.add_parser("compose", help="print docker-compose.yml, rendered from "
                                                  "the definition (--env-example: .env.example)")
     render.add_argument("--env-example", action="store_true")

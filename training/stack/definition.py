@@ -32,8 +32,8 @@ from typing import Literal
 
 from pydantic import Field
 
-from training.config import Frozen
-from training.run_config import GPU_QUEUE, TRIALS_POOL
+from training.core.config import Frozen
+from training.pipeline.run_config import GPU_QUEUE, TRIALS_POOL
 
 REPO = Path(__file__).resolve().parents[2]
 ADMIN = "admin"

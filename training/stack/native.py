@@ -33,9 +33,9 @@ from pathlib import Path
 
 from sqlalchemy.engine import make_url
 
-from training import settings as tweetbot_settings
-from training.atomic import write_atomically
-from training.errors import InputError
+from training.core import settings as tweetbot_settings
+from training.core.atomic import write_atomically
+from training.core.errors import InputError
 from training.stack.definition import Addresses, Health, Secrets, Service, StackSettings, services
 
 LOCAL_POSTGRES = "postgresql+psycopg2://postgres@127.0.0.1:5432"

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 
-from training.errors import InputError
+from training.core.errors import InputError
 
 
 def _connect(server_url: str):

@@ -21,10 +21,10 @@ import os
 import sys
 from typing import TYPE_CHECKING
 
-from training import settings
+from training.core import settings
 
 if TYPE_CHECKING:
-    from training.records import Tracking
+    from training.core.records import Tracking
 
 
 def tracking_uri() -> str:
@@ -54,7 +54,7 @@ def holds_password(uri: str) -> bool:
 
 def current() -> Tracking:
     """The store and experiment this process is set up to use."""
-    from training.records import Tracking
+    from training.core.records import Tracking
 
     return Tracking(uri=tracking_uri(), experiment=settings.experiment_name())
 

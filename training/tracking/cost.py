@@ -2,14 +2,15 @@
 accelerator-seconds (accelerators held x wall seconds; 3600 of them a GPU-hour).
 
 Each step charges the run it worked on when its process ends
-(``training.step_cost``), under these metric names:
+(``training.pipeline.step_cost``), under these metric names:
 
     run              metrics
     a trial          wall_seconds, accelerator_seconds
     the base model   train_wall_seconds, train_accelerator_seconds         (training.train)
                      evaluate_wall_seconds, evaluate_accelerator_seconds   (training.evaluate)
     the search       trials_wall_seconds, trials_accelerator_seconds: the sums over its
-                     trials, logged when the search finishes (``search_report.finish_search``)
+                     trials, logged when the search finishes
+                     (``training.tuning.report.finish_search``)
 
 A step that runs again (a retried task, a resumed pod) adds to what its earlier
 attempts charged, so a retried night is not undercounted: each value logged is
@@ -27,8 +28,7 @@ from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING
 
 from training import tracking
-from training.config import Frozen
-from training.tracking import tags
+from training.core.config import Frozen
 
 if TYPE_CHECKING:
     from mlflow.entities import Run
@@ -104,23 +104,3 @@ def _latest(client, run_id: str, key: str):
 
 def total(runs: Iterable[Run], prefix: str = TRIAL) -> Cost:
     return sum((Cost.from_metrics(run.data.metrics, prefix) for run in runs), Cost())
-
-
-def night_cost(search_run_id: str, base_run_id: str | None = None) -> Cost:
-    """What a DAG run's steps cost: its search's trials and the base model's
-    training and evaluation. The trials' part is the roll-up on the search's
-    run, or, for a search that never finished (a night that failed in its
-    search), their sum as MLflow holds it now. ``base_run_id`` None: no base
-    model was trained."""
-    client = tracking.client()
-    search = client.get_run(search_run_id)
-    if TRIALS + ACCELERATOR_SECONDS in search.data.metrics:
-        trials = Cost.from_metrics(search.data.metrics, TRIALS)
-    else:
-        from training.tracking.search_store import SearchStore  # it uses this module
-
-        trials = SearchStore(search.data.tags[tags.SEARCH_ID]).trials_cost()
-    if base_run_id is None:
-        return trials
-    base = client.get_run(base_run_id).data.metrics
-    return trials + Cost.from_metrics(base, TRAIN) + Cost.from_metrics(base, EVALUATE)

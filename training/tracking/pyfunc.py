@@ -24,10 +24,10 @@ from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
 from mlflow.types.schema import AnyType, ColSpec, Schema
 
 from training import tracking
-from training.checkpoints import BEST_FILENAME
-from training.errors import InputError
-from training.generate import GenerationRequest
-from training.vocab import VOCAB_FILENAME
+from training.core.errors import InputError
+from training.data.vocab import VOCAB_FILENAME
+from training.model.checkpoints import BEST_FILENAME
+from training.model.generator import GenerationRequest
 
 ARTIFACT_PATH = "model"
 MAX_TWEETS_PER_REQUEST = 1000  # a served model answers each request in one go
@@ -37,7 +37,7 @@ DEFAULTS = GenerationRequest().model_dump()
 
 class TweetGeneratorModel(mlflow.pyfunc.PythonModel):
     def load_context(self, context):
-        from training.generate import TweetGenerator
+        from training.model.generator import TweetGenerator
 
         self.generator = TweetGenerator.from_checkpoint(Path(context.artifacts["checkpoint"]))
 

@@ -17,8 +17,8 @@ from mlflow.protos.databricks_pb2 import RESOURCE_DOES_NOT_EXIST, ErrorCode
 from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_random
 
 from training import tracking
-from training.config import PROMOTION_MARGIN, HyperParams
-from training.records import Evaluation, Registration
+from training.core.config import PROMOTION_MARGIN, HyperParams
+from training.core.records import Evaluation, Registration
 from training.tracking import tags
 
 MODEL_NAME = "tweetbot-charrnn"

@@ -17,9 +17,10 @@ import mlflow
 from mlflow.exceptions import MlflowException
 from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_random
 
-from training import storage, tracking
-from training.checkpoints import EpochRecord, TrainingState
-from training.data import SplitInfo
+from training import tracking
+from training.data import storage
+from training.data.splits import SplitInfo
+from training.model.checkpoints import EpochRecord, TrainingState
 from training.tracking import tags
 
 METRIC_KEYS = ("loss", "val_loss", "val_bits_per_char", "epoch_seconds",
@@ -94,7 +95,7 @@ class TrainingRun:
 def training_run(run_id: str | None, run_name: str | None,
                  initial_tags: dict[str, str]) -> Iterator[TrainingRun]:
     """Start a run, or reopen ``run_id`` to continue it; it ends FAILED on error."""
-    from training import settings
+    from training.core import settings
 
     experiment_id = tracking.configure()
     with mlflow.start_run(run_id=run_id, experiment_id=None if run_id else experiment_id,

@@ -19,9 +19,9 @@ from typing import Any
 from mlflow.entities import Run
 
 from training import tracking
-from training.config import HyperParams
-from training.errors import InputError
-from training.records import FAILED, OK, PENDING, TrialRecord, trial_name
+from training.core.config import HyperParams
+from training.core.errors import InputError
+from training.core.records import FAILED, OK, PENDING, TrialRecord, trial_name
 from training.tracking import cost, tags
 
 
@@ -178,3 +178,22 @@ class SearchStore:
             failure_reason=run_tags.get(tags.FAILURE_REASON),
             round_index=int(run_tags[tags.ROUND]) if tags.ROUND in run_tags else None,
         )
+
+
+def night_cost(search_run_id: str, base_run_id: str | None = None) -> cost.Cost:
+    """What a DAG run's steps cost: its search's trials and the base model's
+    training and evaluation. The trials' part is the roll-up on the search's
+    run, or, for a search that never finished (a night that failed in its
+    search), their sum as MLflow holds it now. ``base_run_id`` None: no base
+    model was trained."""
+    client = tracking.client()
+    search = client.get_run(search_run_id)
+    if cost.TRIALS + cost.ACCELERATOR_SECONDS in search.data.metrics:
+        trials = cost.Cost.from_metrics(search.data.metrics, cost.TRIALS)
+    else:
+        trials = SearchStore(search.data.tags[tags.SEARCH_ID]).trials_cost()
+    if base_run_id is None:
+        return trials
+    base = client.get_run(base_run_id).data.metrics
+    return (trials + cost.Cost.from_metrics(base, cost.TRAIN)
+            + cost.Cost.from_metrics(base, cost.EVALUATE))

@@ -30,11 +30,11 @@ DAG_RUN_ID = "tweetbot.dag_run_id"
 SEARCH_RUN_ID = "tweetbot.search_run_id"
 CHOSEN_TRIAL_RUN_ID = "tweetbot.chosen_trial_run_id"
 DATA_SHA256 = "tweetbot.data_sha256"
-# The code that trained a run's model (training.settings), copied to its version.
+# The code that trained a run's model (training.core.settings), copied to its version.
 CODE_VERSION = "tweetbot.code_version"
 CODE_REVISION = "tweetbot.code_revision"
 TEST_LOSS = "tweetbot.test_loss"
-# What the DAG run that made a version cost (training.tracking.cost.night_cost).
+# What the DAG run that made a version cost (training.tracking.search_store.night_cost).
 ACCELERATOR_SECONDS = "tweetbot.accelerator_seconds"
 WALL_SECONDS = "tweetbot.wall_seconds"
 

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from training.run_config import GPU_QUEUE
-from training.sample_corpus import write_sample_corpus
+from training.data.sample_corpus import write_sample_corpus
+from training.pipeline.run_config import GPU_QUEUE
 from training.split import split_file
 from training.stack.definition import Worker
 

@@ -40,7 +40,7 @@ def kill_machine(pid: int) -> None:
 def a_trial_training(airflow, run_id: str, search) -> dict | None:
     """A second-round trial task running on a GPU worker whose trial has begun
     training (its MLflow record says running)."""
-    from training.records import Step
+    from training.core.records import Step
 
     running = [ti for ti in airflow.task_instances(TRAINING, run_id)
                if ti["task_id"] == "trial_r1" and ti["state"] == "running" and ti["hostname"]]
@@ -59,7 +59,7 @@ def a_trial_training(airflow, run_id: str, search) -> dict | None:
 def celery_run(clients, splits_in_s3) -> dict:
     """The run, with one GPU worker killed while it trains a trial of round 2."""
     airflow = clients.airflow
-    from training.run_config import search_id_for
+    from training.pipeline.run_config import search_id_for
     from training.tracking.search_store import SearchStore
 
     airflow.unpause(TRAINING)
@@ -95,7 +95,7 @@ def test_trials_ran_on_both_gpu_workers_and_the_rest_on_the_cpu_worker(clients, 
 
 def test_the_killed_workers_trial_was_retried_on_the_other_and_continued(
         clients, celery_run, stack_mlflow):
-    from training.run_config import search_id_for
+    from training.pipeline.run_config import search_id_for
     from training.tracking.search_store import SearchStore
 
     airflow = clients.airflow
