@@ -25,7 +25,13 @@ from pathlib import Path
 from benchmarks.common import REPO, default_corpus
 
 SECTIONS = ("data_path", "training_speed", "evaluation", "orchestration", "search_cost",
-            "search_quality")
+            "search_quality", "slot_use")
+# slot_use starts the whole stack three times (about an hour): run when asked for,
+# `--sections slot_use`.
+DEFAULT_SECTIONS = SECTIONS[:-1]
+# The round-based search (before the DAG's trials were suggested as they start),
+# measured once by benchmarks.slot_use at its last commit: that code is gone.
+ROUNDS = REPO / "benchmarks" / "slot_use_rounds.json"
 
 
 def run_section(name: str, args, scratch: Path) -> dict:
@@ -66,8 +72,8 @@ def _n(value: float) -> str:
 
 
 def render(results: dict, args) -> str:
-    data, train, evaluation, orchestration, search, quality = (results.get(name)
-                                                               for name in SECTIONS)
+    data, train, evaluation, orchestration, search, quality, slots = (
+        results.get(name) for name in SECTIONS)
     lines = [
         "# Benchmarks",
         "",
@@ -162,6 +168,9 @@ def render(results: dict, args) -> str:
         lines += search_cost_lines(search)
     if quality:
         lines += search_quality_lines(quality)
+    if slots:
+        rounds = json.loads(ROUNDS.read_text()) if ROUNDS.is_file() else None
+        lines += slot_use_lines(slots, rounds)
     raw = args.output.with_suffix(".json").name
     lines += [f"Raw results, with when each section ran: `{raw}`.", ""]
     return "\n".join(lines)
@@ -334,14 +343,62 @@ def search_quality_lines(q: dict) -> list[str]:
     return [*lines, ""]
 
 
+def slot_use_lines(now: dict, rounds: dict | None) -> list[str]:
+    """Section 9: the search's slots under the real scheduler, beside the rounds'."""
+    before = {c["case"]: c for c in rounds["cases"]} if rounds else {}
+    names = {"local": "LocalExecutor", "celery": "CeleryExecutor, a GPU worker per slot"}
+
+    def pair(case: dict, key: str, form: str) -> str:
+        """The rounds' value and today's, as two cells."""
+        old = before.get(case["case"], {}).get(key)
+        return f"{format(old, form) if old is not None else '-'} | {format(case[key], form)}"
+
+    lines = [
+        "## 9. Slot use of the search",
+        "",
+        f"`tweetbot_training` on the project's stack (`benchmarks.slot_use`): "
+        f"{now['num_trials']} trials of the default space, at most {now['max_epochs']} "
+        f"epochs each, pruning on, no warm start, the base model capped at "
+        f"{now['final_epochs']} epochs; the `tweetbot_trials` pool at `parallel` slots; "
+        f"{now['train_bytes'] / 1e3:,.0f} kB train split. Slot use = trial task seconds / "
+        "(slots x (last trial end - first trial start)), from Airflow's task instances. "
+        "Before: the search in rounds (`suggest_r*`, `trial_r*`), measured at "
+        f"{rounds['code'] if rounds else '-'}; now: one trial task per trial, each "
+        "suggested as it starts. The same run id, so the same sampler seed.",
+        "",
+        "| executor | parallel | slot use, rounds | slot use, now | search s, rounds | "
+        "search s, now | champion test loss, rounds | champion test loss, now |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        *(f"| {names[c['executor']]} | {c['parallel']} | {pair(c, 'slot_use', '.3f')} | "
+          f"{pair(c, 'search_wall_seconds', '.0f')} | {pair(c, 'test_loss', '.4f')} |"
+          for c in now["cases"]),
+        "",
+        "What a trial costs beside its training: the seconds from its task's start to its "
+        "first epoch's start (median over the trials; the suggestion is in it now), and the "
+        "`suggest_r*` tasks' seconds, which no trial ran during (none now).",
+        "",
+        "| executor | parallel | to first epoch s, rounds | to first epoch s, now | "
+        "suggest tasks s, rounds | suggest tasks s, now | trial task s, rounds | "
+        "trial task s, now |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        *(f"| {names[c['executor']]} | {c['parallel']} | "
+          f"{pair(c, 'to_first_epoch_seconds', '.1f')} | "
+          f"{pair(c, 'suggest_task_seconds', '.1f')} | "
+          f"{pair(c, 'trial_task_seconds', '.0f')} |" for c in now["cases"]),
+    ]
+    return [*lines, ""]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--output", type=Path, default=REPO / "benchmarks" / "RESULTS.md")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--corpus", type=Path, default=default_corpus())
-    parser.add_argument("--sections", nargs="*", choices=SECTIONS, default=list(SECTIONS),
+    parser.add_argument("--sections", nargs="*", choices=SECTIONS,
+                        default=list(DEFAULT_SECTIONS),
                         help="run only these; the others keep their last results (none: "
-                             "only write RESULTS.md again from RESULTS.json)")
+                             "only write RESULTS.md again from RESULTS.json; slot_use runs "
+                             "only when named)")
     parser.add_argument("--quick", action="store_true",
                         help="tiny sizes and one config: checks the benchmarks run")
     parser.add_argument("--scratch", type=Path, default=None,

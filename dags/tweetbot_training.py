@@ -6,12 +6,12 @@ Retrains the character-level LSTM tweet generator and registers it in MLflow.
 1. **validate_splits** — train/validate/test exist (folder or `s3://`), are UTF-8 and
    long enough; their hash is recorded. The run stops here when the splits did not
    change since the champion was trained, unless `force` is set.
-2. **search** — up to 6 rounds; each round suggests `min(parallel, trials left)` new
-   hyper-parameter sets (hyperopt TPE, conditioned on every finished trial as MLflow
-   holds it) and runs them as mapped `trial_r*` tasks: Kubernetes GPU pods or local
-   processes on the `tweetbot_gpu` queue's workers (`TWEETBOT_TRIAL_EXECUTOR`,
-   decided in `tweetbot_airflow.placement`), capped across runs by the
-   `tweetbot_trials` pool. `num_trials` must be at most 6 × `parallel`.
+2. **start_search**, **trial** — one mapped `trial` task per trial number,
+   `parallel` at a time: as soon as one ends the next starts, and suggests its
+   hyper-parameters as it starts (hyperopt TPE, conditioned on every trial finished
+   by then as MLflow holds it). Kubernetes GPU pods or local processes on the
+   `tweetbot_gpu` queue's workers (`TWEETBOT_TRIAL_EXECUTOR`, decided in
+   `tweetbot_airflow.placement`), capped across runs by the `tweetbot_trials` pool.
 3. **select** — the fastest trial within `tolerance` of the best val_loss (the docs'
    "Hyper-parameter search and selection"); `trials.csv` and the trade-off plot go to
    the search's MLflow run.
@@ -48,10 +48,11 @@ from airflow.sdk import (
     get_current_context,
     task,
 )
+from airflow.sdk.configuration import conf
 from airflow.sdk.exceptions import AirflowFailException
 
 import tweetbot_alerts as alerts
-from training.pipeline.run_config import MAX_ROUNDS, params_schema, trial_task_id
+from training.pipeline.run_config import TRIAL_TASK, params_schema
 from tweetbot_airflow import SPLITS_ASSET, placement, upstream
 from tweetbot_airflow.approval import PromotionApproval
 
@@ -68,7 +69,8 @@ def validate_splits(params=None, run_id=None, triggering_asset_events=None) -> d
     try:
         run = steps.validate_splits(params, run_id,
                                     published_location(triggering_asset_events),
-                                    distributed=placement.distributed(PLACEMENT))
+                                    distributed=placement.distributed(PLACEMENT),
+                                    max_trials=conf.getint("core", "max_map_length"))
     except InputError as error:  # bad input stays bad: no retry
         raise AirflowFailException(str(error)) from None
     return run.to_json() if run else None
@@ -81,25 +83,15 @@ def published_location(events) -> str | None:
 
 
 @task
-def start_search(run: dict) -> dict:
+def start_search(run: dict) -> list[dict]:
     from training.pipeline import steps
     from training.pipeline.run_inputs import RunInputs
 
-    return steps.start_search(RunInputs.from_json(run)).to_json()
+    return [step.to_json() for step in steps.start_search(RunInputs.from_json(run))]
 
 
 # all_done: a failed trial must not stop the search. Without the run's first
-# steps there is no search, though: then these fail at once (upstream).
-@task(trigger_rule="all_done")
-def suggest(run: dict | None, round_index: int) -> list[dict]:
-    from training.pipeline import steps
-    from training.pipeline.run_inputs import RunInputs
-
-    upstream.require_first_steps(get_current_context())
-    return [step.to_json()
-            for step in steps.suggest_round(RunInputs.from_json(run), round_index)]
-
-
+# steps there is no search, though: then it fails at once (upstream).
 @task(trigger_rule="all_done")
 def select(run: dict | None) -> dict:
     from training.pipeline import steps
@@ -175,13 +167,9 @@ def promote(run: dict, registration: dict) -> dict:
 )
 def tweetbot_training():
     run = validate_splits()
-    previous = start_search(run)
-    for round_index in range(MAX_ROUNDS):
-        suggested = suggest.override(task_id=f"suggest_r{round_index}")(run, round_index)
-        previous >> suggested
-        previous = PLACEMENT.trials(trial_task_id(round_index), suggested)
+    trials = PLACEMENT.trials(TRIAL_TASK, start_search(run))
     chosen = select(run)
-    previous >> chosen
+    trials >> chosen
     trained = PLACEMENT.step("train_base_model", base_model_arguments(run, chosen))
     evaluation = PLACEMENT.step("evaluate", evaluate_arguments(run, trained), gpu=False)
     registration = register(run, chosen, trained, evaluation)

@@ -88,9 +88,13 @@ def artifacts() -> Path:
     return ARTIFACTS
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
-    """Debian's Chromium, driven by Playwright (which downloads no browser)."""
+    """Debian's Chromium, driven by Playwright (which downloads no browser).
+
+    One per module, not per session: Playwright's sync API keeps an event loop
+    running in the main thread while it is open, and the tests that later call
+    ``asyncio.run`` (as Airflow's triggerer does) must not find one there."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:

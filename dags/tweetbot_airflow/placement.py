@@ -45,12 +45,13 @@ import os
 from typing import Protocol
 
 from airflow.sdk import XComArg, get_current_context, task
-from airflow.sdk.exceptions import AirflowFailException
+from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
 from training.core.errors import InputError
 from training.core.records import Step
 from training.pipeline.run_config import GPU_QUEUE, TRIALS_POOL
 from training.pipeline.step_cost import accelerator_count, holding
+from tweetbot_airflow import trial_slots
 from tweetbot_airflow.pod_settings import PodSettings
 
 VARIABLE = "TWEETBOT_TRIAL_EXECUTOR"
@@ -68,7 +69,8 @@ class Placement(Protocol):
         the step needs a GPU machine (a GPU worker's queue, a pod with a GPU)."""
 
     def trials(self, task_id: str, steps: XComArg) -> XComArg:
-        """One mapped task per trial step, in the ``tweetbot_trials`` pool."""
+        """One mapped task per trial step, in the ``tweetbot_trials`` pool, each
+        started once its step's slot is free (``tweetbot_airflow.trial_slots``)."""
 
 
 def from_environment() -> Placement:
@@ -132,11 +134,18 @@ def run_step(step: dict, gpu: bool = True) -> dict:
 
 @task(pool=TRIALS_POOL, map_index_template="{{ trial_label }}")
 def run_trial(step: dict) -> dict:
+    from training.core.records import NothingLeft
     from training.pipeline.trial_run import run_as_process
 
+    context = get_current_context()
     trial = _on_this_worker(step, gpu=True)
-    get_current_context()["trial_label"] = trial.label
-    return run_as_process(trial).to_json()
+    context["trial_label"] = trial.label
+    trial_slots.wait_for_a_slot(context, trial)
+    outcome = run_as_process(trial)
+    trial_slots.name_trial(context, outcome.to_json())
+    if isinstance(outcome, NothingLeft):
+        raise AirflowSkipException(outcome.reason)
+    return outcome.to_json()
 
 
 def _on_this_worker(step: dict, gpu: bool) -> Step:
@@ -182,7 +191,7 @@ class PodPlacement:
 
         return StepPodOperator.partial(
             task_id=task_id, pool=TRIALS_POOL, pre_execute=check_same_settings,
-            map_index_template="{{ task.step['label'] }}",
+            map_index_template="{{ trial_label }}",
         ).expand(step=steps)
 
 

@@ -18,6 +18,7 @@ from airflow.sdk.exceptions import AirflowException
 
 from training.core.records import Step
 from training.pipeline.step_cost import holding
+from tweetbot_airflow import trial_slots
 from tweetbot_airflow.pod_settings import PodSettings, pod_operator_kwargs, step_pod_kwargs
 
 POD_RESULT_PATH = "/airflow/xcom/return.json"  # where the XCom sidecar looks
@@ -42,6 +43,27 @@ class StepPodOperator(KubernetesPodOperator):
         super().__init__(**{**pod_operator_kwargs(self.settings), **kwargs})
         self.step = step
         self.gpu = gpu
+
+    def execute(self, context):
+        step = Step.from_json(self.step)
+        context["trial_label"] = step.label
+        if step.trial_num is not None:
+            trial_slots.wait_for_a_slot(context, step)
+        return self._named(context, super().execute(context))
+
+    def trigger_reentry(self, context, event):
+        context["trial_label"] = Step.from_json(self.step).label
+        try:
+            return self._named(context, super().trigger_reentry(context, event))
+        except AirflowException as error:
+            raise with_pending_reason(error, self.pod) from error
+
+    def _named(self, context, result):
+        """A trial's task named by the trial the pod ran, once its result is back
+        (a deferred pod's comes back through ``trigger_reentry``)."""
+        if isinstance(result, dict) and Step.from_json(self.step).trial_num is not None:
+            trial_slots.name_trial(context, result)
+        return result
 
     def build_pod_request_obj(self, context=None, *, dry_run: bool = False):
         # The step arrives through XCom, so the command is known only now.
@@ -71,12 +93,6 @@ class StepPodOperator(KubernetesPodOperator):
             with suppress(Exception):  # the reason is a courtesy; the failure stands
                 remote_pod = self.pod_manager.read_pod(pod)
             raise with_pending_reason(error, remote_pod) from error
-
-    def trigger_reentry(self, context, event):
-        try:
-            return super().trigger_reentry(context, event)
-        except AirflowException as error:
-            raise with_pending_reason(error, self.pod) from error
 
     def cleanup(self, pod, remote_pod, xcom_result=None, context=None):
         # The provider judges the container by its exit code alone, but a container

@@ -1,10 +1,10 @@
 """What a task that runs whatever its upstream's outcome needs from the run's first steps.
 
-Each round's ``suggest`` and ``select`` run ``all_done``: a failed trial must not
-stop the search. But without ``validate_splits`` and ``start_search`` there is no
-search; such a task would trip over a missing input (``None``), be retried, and
-bury the first failure under a dozen misleading ones. It fails at once instead,
-without a retry, naming the step that failed first.
+``select`` runs ``all_done``: a failed trial must not stop the search. But
+without ``validate_splits`` and ``start_search`` there is no search; such a task
+would trip over a missing input (``None``), be retried, and bury the first
+failure under a dozen misleading ones. It fails at once instead, without a retry,
+naming the step that failed first.
 """
 
 from __future__ import annotations

@@ -39,7 +39,7 @@ def test_prepare_then_train_registers_a_champion_then_short_circuits(dagbag, tmp
     # No approval asked for: the gate and promote skip, register moved the champion.
     assert states["approve_promotion"] == "skipped" and states["promote"] == "skipped"
     labels = sorted(ti.rendered_map_index or "" for ti in first.get_task_instances()
-                    if ti.task_id == "trial_r0")
+                    if ti.task_id == "trial")
     assert [label.split(":")[0] for label in labels] == ["trial 1", "trial 2"]
     assert "rnn_size=" in labels[0]  # each mapped trial is named by its params
 

@@ -8,7 +8,7 @@ import pytest
 
 from training.core.errors import InputError
 from training.core.records import Step
-from training.pipeline.run_config import MAX_ROUNDS, TRIALS_POOL, RunConfig, params_schema
+from training.pipeline.run_config import TRIALS_POOL, RunConfig, params_schema
 
 DAGS = Path(__file__).resolve().parents[2] / "dags"
 K8S_ENV = {"TWEETBOT_TRIAL_EXECUTOR": "kubernetes",
@@ -45,40 +45,34 @@ def test_training_dag_shape(airflow_db, monkeypatch, placement):
     dagbag = parse(monkeypatch, {**K8S_ENV, "TWEETBOT_TRIAL_EXECUTOR": placement})
     assert dagbag.import_errors == {}
     dag = dagbag.get_dag("tweetbot_training")
-    rounds = [f"{name}_r{r}" for name in ("suggest", "trial") for r in range(MAX_ROUNDS)]
-    assert set(dag.task_ids) == {"validate_splits", "start_search", *rounds, "select",
+    assert set(dag.task_ids) == {"validate_splits", "start_search", "trial", "select",
                                  "base_model_arguments", "train_base_model",
                                  "evaluate_arguments", "evaluate", "register",
                                  "approve_promotion", "promote"}
     downstream = lambda task_id: dag.get_task(task_id).downstream_task_ids  # noqa: E731
     assert "start_search" in downstream("validate_splits")
-    assert "suggest_r0" in downstream("start_search")
-    for r in range(MAX_ROUNDS):
-        assert f"trial_r{r}" in downstream(f"suggest_r{r}")
-        after = f"suggest_r{r + 1}" if r + 1 < MAX_ROUNDS else "select"
-        assert after in downstream(f"trial_r{r}")
+    assert "trial" in downstream("start_search")
+    assert "select" in downstream("trial")
     assert "train_base_model" in downstream("base_model_arguments")
     assert "evaluate" in downstream("evaluate_arguments")
     assert "register" in downstream("evaluate")
     assert {"approve_promotion", "promote"} <= downstream("register")
     assert "promote" in downstream("approve_promotion")
     assert dag.max_active_runs == 1 and not dag.catchup
-    assert dag.get_task("trial_r0").pool == TRIALS_POOL
-    assert dag.get_task("suggest_r1").trigger_rule == "all_done"
+    assert dag.get_task("trial").pool == TRIALS_POOL
     assert dag.get_task("select").trigger_rule == "all_done"
     assert type(dag.timetable).__name__ == "AssetOrTimeSchedule"
     assert dag.doc_md and "validate_splits" in dag.doc_md
     # Where steps run is decided once: every step task is a pod, or none is.
     expected = {"local": "_PythonDecoratedOperator", "kubernetes": "StepPodOperator"}[placement]
-    for task_id in ("trial_r0", "trial_r5", "train_base_model", "evaluate"):
+    for task_id in ("trial", "train_base_model", "evaluate"):
         assert operator_class(dag.get_task(task_id)).__name__ == expected, task_id
     pods = {t.task_id for t in dag.tasks if operator_class(t).__name__ == "StepPodOperator"}
-    assert pods == (set() if placement == "local" else {
-        *(f"trial_r{r}" for r in range(MAX_ROUNDS)), "train_base_model", "evaluate"})
+    assert pods == (set() if placement == "local" else {"trial", "train_base_model",
+                                                        "evaluate"})
     # Local steps that train need a GPU worker; a pod task only watches its pod.
     gpu = {t.task_id for t in dag.tasks if t.queue == "tweetbot_gpu"}
-    assert gpu == ({"train_base_model", *(f"trial_r{r}" for r in range(MAX_ROUNDS))}
-                   if placement == "local" else set())
+    assert gpu == ({"train_base_model", "trial"} if placement == "local" else set())
 
 
 class _RecordedDag:
@@ -138,7 +132,7 @@ def test_the_kubernetes_dag_serializes_as_the_scheduler_stores_it(kubernetes_dag
 
     dag = kubernetes_dagbag.get_dag("tweetbot_training")
     stored = DagSerialization.from_dict(DagSerialization.to_dict(dag))
-    trial = stored.get_task("trial_r0")
+    trial = stored.get_task("trial")
     assert trial.pool == TRIALS_POOL and trial.partial_kwargs["map_index_template"]
     base = stored.get_task("train_base_model")
     assert base.image == "registry.example/tweetbot-trainer:1.2.3"
@@ -236,7 +230,7 @@ def test_every_param_has_a_description_and_a_default(dagbag):
 
 
 @pytest.mark.parametrize("name, value", [
-    ("num_trials", 0), ("num_trials", 100000), ("parallel", 0), ("max_epochs", -1),
+    ("num_trials", 0), ("num_trials", 2.5), ("parallel", 0), ("max_epochs", -1),
     ("tolerance", -0.5), ("policy", "best-guess"), ("force", "yes"), ("pruning", "always"),
     ("space_overrides", "rnn_size=64"), ("algorithm", "grid"), ("max_train_chars", 0),
 ])
@@ -249,8 +243,8 @@ def test_params_schema_rejects_bad_values(dagbag, name, value):
 
 
 def test_cross_parameter_rules_fail_before_any_trial():
-    with pytest.raises(InputError, match="num_trials: 20 needs more than 6 rounds of 2"):
-        RunConfig.from_params({"num_trials": 20, "parallel": 2})
+    # No rounds: any number of trials, any number at once.
+    assert RunConfig.from_params({"num_trials": 20, "parallel": 2}).search.num_trials == 20
     with pytest.raises(InputError, match="rnn_size"):
         RunConfig.from_params({"space_overrides": {"rnn_size": {"choice": [0]}}})
     with pytest.raises(InputError, match="unknown run parameter 'num_trails'"):
@@ -296,7 +290,7 @@ def test_a_deployment_sets_the_run_defaults_and_a_bad_file_fails_the_import(
     defaults.write_text("num_trials: 0\n")
     dagbag = parse(monkeypatch, {"TWEETBOT_RUN_DEFAULTS": str(defaults)})
     (error,) = [e for path, e in dagbag.import_errors.items() if "tweetbot_training" in path]
-    assert f"TWEETBOT_RUN_DEFAULTS {defaults}: num_trials: 0 is outside [1, 1000]" in error
+    assert f"TWEETBOT_RUN_DEFAULTS {defaults}: num_trials: 0 is outside [1, inf)" in error
 
 
 @pytest.mark.parametrize("unpaused_at, first_run", [

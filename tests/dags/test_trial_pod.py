@@ -172,7 +172,7 @@ LABEL_VALUE = re.compile(r"(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?")
 
 def task_context(run_id: str) -> dict:
     """What a running task hands the operator, as far as a pod's labels read it."""
-    ti = SimpleNamespace(dag_id="tweetbot_training", task_id="trial_r0", map_index=6,
+    ti = SimpleNamespace(dag_id="tweetbot_training", task_id="trial", map_index=6,
                          try_number=2)
     return {"ti": ti, "run_id": run_id, "dag": SimpleNamespace()}
 
@@ -191,7 +191,7 @@ def test_a_trial_pod_is_labelled_for_cost_attribution_and_told_its_gpus(airflow_
     assert labels["run_id"].startswith("scheduled__2026-11-29T0300000000-")
     assert pod.metadata.annotations["tweetbot/dag-run-id"] == run_id
     assert (labels["dag_id"], labels["task_id"], labels["map_index"]) == (
-        "tweetbot_training", "trial_r0", "6")
+        "tweetbot_training", "trial", "6")
     assert all(len(value) <= 63 and LABEL_VALUE.fullmatch(value) for value in labels.values())
     # The step's process is told the GPUs its pod requests: what its cost counts.
     assert inline_environment(pod)["TWEETBOT_ACCELERATORS"] == "2"

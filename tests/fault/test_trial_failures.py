@@ -13,18 +13,18 @@ from training.core.records import FAILED
 from training.pipeline.trial_run import TrialSpec, run_trial
 from training.tracking.search_store import SearchStore
 from training.tuning.space import SearchSpace
-from training.tuning.suggest import suggest_trials
+from training.tuning.suggest import open_search
 
 pytestmark = pytest.mark.fault
 
 
 def suggested_trial(search_id: str, splits, tmp_path, fit: FitSettings) -> TrialSpec:
-    store = SearchStore(search_id)
+    """Trial 1 of a new search, to be suggested as it starts."""
     sizes = {name: (splits / f"{name}.txt").stat().st_size for name in ("train", "validate")}
-    (num, params), = suggest_trials(store, SearchSpace.load(), SearchSettings(num_trials=1), 1,
-                                    split_bytes=sizes)
-    return TrialSpec(search_id=search_id, trial_num=num, data_dir=str(splits),
-                     hyperparams=params, fit=fit, result_path=tmp_path / "result.json")
+    open_search(SearchStore(search_id), SearchSpace.load(), SearchSettings(num_trials=1),
+                split_bytes=sizes)
+    return TrialSpec(search_id=search_id, trial_num=1, data_dir=str(splits), fit=fit,
+                     result_path=tmp_path / "result.json")
 
 
 def test_a_trial_out_of_memory_is_failed_with_the_reason(sample_splits, tmp_path,

@@ -67,3 +67,31 @@ def test_quick_bench_writes_every_section(tmp_path):
     for variant in ("feasible", "all"):
         for trial in units[variant][0]["trials"]:
             assert "shorter than one batch" not in (trial["failure_reason"] or "")
+
+
+def test_slot_use_is_trial_seconds_over_slots_times_the_search_span():
+    from benchmarks.run import slot_use_lines
+    from benchmarks.slot_use import slot_use
+
+    def instance(task_id, start, end, map_index=-1):
+        return {"task_id": task_id, "map_index": map_index, "state": "success",
+                "start_date": f"2026-12-04T03:00:{start:02d}Z",
+                "end_date": f"2026-12-04T03:00:{end:02d}Z"}
+
+    # Two slots: trial 1 runs 0-10 s; trial 2 runs 0-4 s and trial 3 starts at once.
+    now = slot_use([instance("trial", 0, 10, 0), instance("trial", 0, 4, 1),
+                    instance("trial", 4, 10, 2), instance("select", 12, 13)], 2)
+    assert now["slot_use"] == 1.0 and now["search_wall_seconds"] == 12
+    assert now["suggest_task_seconds"] == 0 and now["trial_tasks"] == 3
+    # Rounds: trial 3 waits for the round's slowest, and for suggest_r1.
+    rounds = slot_use([instance("trial_r0", 0, 10, 0), instance("trial_r0", 0, 4, 1),
+                       instance("suggest_r1", 10, 12), instance("trial_r1", 12, 18, 0),
+                       instance("select", 19, 20)], 2)
+    assert rounds["slot_use"] == 20 / (2 * 18) and rounds["suggest_task_seconds"] == 2
+    case = {"case": "local:2", "executor": "local", "parallel": 2, "test_loss": 1.9,
+            "to_first_epoch_seconds": 8.0, **now}
+    report = "\n".join(slot_use_lines(
+        {"num_trials": 3, "max_epochs": 3, "final_epochs": 3, "train_bytes": 1000,
+         "cases": [case]},
+        {"code": "a commit", "cases": [{**case, **rounds, "test_loss": 2.0}]}))
+    assert "| LocalExecutor | 2 | 0.556 | 1.000 | 19 | 12 | 2.0000 | 1.9000 |" in report

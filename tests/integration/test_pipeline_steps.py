@@ -9,7 +9,9 @@ import pytest
 from training.core.errors import InputError
 from training.core.records import FAILED, OK, PRUNED
 from training.pipeline import steps
+from training.pipeline.run_config import search_id_for
 from training.tracking.search_store import SearchStore
+from training.tuning.suggest import next_trial, search_plan
 
 TINY = {"num_trials": 1, "parallel": 1, "max_epochs": 1, "final_epochs": 1,
         "space_overrides": {"batch_size": 8, "seq_len": 16}}
@@ -53,10 +55,31 @@ def test_a_worker_on_another_store_refuses_the_runs_steps(monkeypatch, sample_sp
 
 def test_every_step_command_carries_the_runs_store(sample_splits):
     run = steps.validate_splits({**TINY, "data_location": str(sample_splits)}, "run-2")
-    steps.start_search(run)
-    trial, = steps.suggest_round(run, round_index=0)
+    trial, = steps.start_search(run)
     assert trial.environment == {"MLFLOW_TRACKING_URI": run.tracking.uri,
                                  "TWEETBOT_EXPERIMENT": "tweetbot"}
+
+
+def test_start_search_gives_one_trial_per_number_each_waiting_for_its_slot(sample_splits):
+    run = steps.validate_splits({**TINY, "num_trials": 5, "parallel": 2,
+                                 "data_location": str(sample_splits)}, "run-slots")
+    trials = steps.start_search(run)
+    assert [t.trial_num for t in trials] == [1, 2, 3, 4, 5]
+    assert [t.label for t in trials] == [f"trial {n}" for n in range(1, 6)]
+    # Trial n starts once n - parallel trials have ended: two at once.
+    assert [t.wait_for_ended for t in trials] == [0, 0, 1, 2, 3]
+    # Nothing is suggested yet: each trial suggests itself as it starts.
+    assert SearchStore(run.search_id).trials() == []
+    assert "--rnn-size" not in trials[0].arguments
+
+
+def test_a_search_larger_than_airflow_maps_is_refused_before_anything(sample_splits):
+    with pytest.raises(InputError, match=r"^num_trials: 1025 is more than the 1024 trial "
+                                         r"tasks Airflow maps at most \(\[core\] "
+                                         r"max_map_length\)$"):
+        steps.validate_splits({**TINY, "num_trials": 1025, "data_location": str(sample_splits)},
+                              "run-huge", max_trials=1024)
+    assert SearchStore(search_id_for("run-huge")).find_parent() is None
 
 
 def test_a_runs_past_trials_are_read_once_and_recorded_on_its_search(sample_splits):
@@ -85,9 +108,11 @@ def test_a_runs_past_trials_are_read_once_and_recorded_on_its_search(sample_spli
 def test_select_names_the_trials_to_compare(sample_splits):
     run = steps.validate_splits({**TINY, "num_trials": 3, "parallel": 3,
                                     "data_location": str(sample_splits)}, "run-5")
-    steps.start_search(run)
-    trials = steps.suggest_round(run, round_index=0)
+    trials = steps.start_search(run)
     store = SearchStore(run.search_id)
+    plan = search_plan(store)
+    for trial in trials:
+        next_trial(store, plan, trial.trial_num)  # as each trial does when it starts
     for record, (status, loss) in zip(store.trials(), [(OK, 2.0), (PRUNED, 3.0),
                                                        (FAILED, None)], strict=True):
         if loss is not None:

@@ -24,6 +24,7 @@ from training.core.config import (
     SearchSettings,
     SelectionPolicy,
 )
+from training.core.errors import InputError
 from training.core.records import FAILED, OK, PENDING, PRUNED, RUNNING, Step
 from training.model.checkpoints import TrainingState
 from training.pipeline import runner, stop_signals, trial_run
@@ -35,7 +36,7 @@ from training.tuning import past_trials
 from training.tuning.report import CSV_COLUMNS, finish_search
 from training.tuning.selection import NoTrialSucceeded
 from training.tuning.space import SearchSpace
-from training.tuning.suggest import suggest_trials
+from training.tuning.suggest import NoPointLeft, next_trial, open_search, search_plan
 
 CPU_SPACE = SearchSpace.load(Path(__file__).parents[2] / "training" / "search_space_cpu.yaml")
 
@@ -55,35 +56,88 @@ def record_trial(store, trial_num, params, curve, status=OK, seconds=1.0, reason
     return run_id
 
 
+def suggested(search_id: str, search: SearchSettings, numbers, space=CPU_SPACE,
+              **plan) -> list[HyperParams]:
+    """Open the search and suggest its trials ``numbers``, one after the other, as
+    trials starting one at a time would."""
+    store = SearchStore(search_id)
+    opened = open_search(store, space, search, **plan)
+    return [next_trial(store, opened, num).hyperparams for num in numbers]
+
+
 def test_suggestions_are_recorded_as_pending_and_respect_the_budget():
     store = SearchStore("budget")
-    search = SearchSettings(num_trials=5, n_startup_jobs=2)
-    first = suggest_trials(store, CPU_SPACE, search, 3)
-    assert [num for num, _ in first] == [1, 2, 3]
+    plan = open_search(store, CPU_SPACE, SearchSettings(num_trials=5, n_startup_jobs=2))
+    first = [next_trial(store, plan, num) for num in (1, 2, 3)]
     records = store.trials()
+    assert records == first
     assert [r.status for r in records] == [PENDING] * 3
     assert all(mlflow.get_run(r.run_id).info.status == "SCHEDULED" for r in records)
-    assert [r.hyperparams for r in records] == [params for _, params in first]
-    second = suggest_trials(store, CPU_SPACE, search, 3)
-    assert [num for num, _ in second] == [4, 5]
-    assert len({p for _, p in first + second}) == 5  # distinct, pending ones counted
-    assert suggest_trials(store, CPU_SPACE, search, 3) == []
+    # A retried trial finds its own suggestion; the others are new and distinct.
+    assert next_trial(store, plan, 2) == first[1]
+    second = [next_trial(store, plan, num) for num in (5, 4)]
+    assert len({r.hyperparams for r in first + second}) == 5
+    with pytest.raises(InputError, match="search budget has trials 1 to 5"):
+        next_trial(store, plan, 6)
+    assert len(store.trials()) == 5
+
+
+def test_the_plan_kept_when_the_search_opened_is_the_one_every_trial_uses():
+    store = SearchStore("kept")
+    plan = open_search(store, CPU_SPACE, SearchSettings(num_trials=3), split_bytes={"train": 9})
+    again = open_search(SearchStore("kept"), SearchSpace.load(), SearchSettings(num_trials=9))
+    assert again == plan == search_plan(SearchStore("kept"))
 
 
 def test_suggestions_learn_from_the_trials_mlflow_holds():
     store = SearchStore("learn")
-    for num, params in suggest_trials(store, CPU_SPACE, SearchSettings(num_trials=10), 10):
-        run_id = store.find_trial(num).run_id
-        loss = 1.0 if params.rnn_size == 128 else 3.0
+    plan = open_search(store, CPU_SPACE, SearchSettings(num_trials=30, n_startup_jobs=2))
+    for num in range(1, 11):
+        record = next_trial(store, plan, num)
+        loss = 1.0 if record.hyperparams.rnn_size == 128 else 3.0
         for key, value in {"val_loss": loss, "best_val_loss": loss, "num_epochs": 1,
                            "avg_epoch_seconds": 1.0}.items():
-            store.client.log_metric(run_id, key, value, step=1)
-        store.set_status(run_id, OK)
-    # A fresh process, as an Airflow task would be: everything comes from MLflow.
-    later = SearchStore("learn")
-    more = suggest_trials(later, CPU_SPACE, SearchSettings(num_trials=30, n_startup_jobs=2), 20)
-    share = sum(params.rnn_size == 128 for _, params in more) / len(more)
+            store.client.log_metric(record.run_id, key, value, step=1)
+        store.set_status(record.run_id, OK)
+    # Fresh processes, as trial tasks would be: everything comes from MLflow.
+    more = [next_trial(SearchStore("learn"), search_plan(SearchStore("learn")), num)
+            for num in range(11, 31)]
+    share = sum(r.hyperparams.rnn_size == 128 for r in more) / len(more)
     assert share >= 0.6  # the prior gives 1/3
+
+
+def test_trials_starting_at_the_same_instant_never_take_the_same_point():
+    """Eight processes suggest the eight trials of a search whose space holds
+    only nine points, at once: each has its number and its own point."""
+    import concurrent.futures
+    import multiprocessing
+
+    space = SearchSpace.from_mapping({"rnn_size": {"choice": [32, 64, 128]},
+                                      "batch_size": {"choice": [16, 32, 64]}})
+    store = SearchStore("at-once")
+    open_search(store, space, SearchSettings(num_trials=8, algorithm="random"))
+    context = multiprocessing.get_context("spawn")
+    with concurrent.futures.ProcessPoolExecutor(8, mp_context=context) as pool:
+        records = list(pool.map(_suggest_in_a_process, ["at-once"] * 8, range(1, 9)))
+    assert sorted(r.trial_num for r in records) == list(range(1, 9))
+    points = [(r.hyperparams.rnn_size, r.hyperparams.batch_size) for r in records]
+    assert len(set(points)) == 8
+    assert store.trials() == sorted(records, key=lambda r: r.trial_num)
+
+
+def _suggest_in_a_process(search_id: str, trial_num: int):
+    store = SearchStore(search_id)
+    return next_trial(store, search_plan(store), trial_num)
+
+
+def test_a_trial_that_finds_nothing_left_to_try_says_so():
+    space = SearchSpace.from_mapping({"rnn_size": {"choice": [32, 64]}})
+    store = SearchStore("small-space")
+    plan = open_search(store, space, SearchSettings(num_trials=3))
+    next_trial(store, plan, 1), next_trial(store, plan, 2)
+    with pytest.raises(NoPointLeft, match="no point for trial 3"):
+        next_trial(store, plan, 3)
+    assert len(store.trials()) == 2
 
 
 def test_warm_start_seeds_a_new_search_with_the_best_earlier_trials():
@@ -91,53 +145,41 @@ def test_warm_start_seeds_a_new_search_with_the_best_earlier_trials():
     params = [HyperParams(rnn_size=size, batch_size=16, seq_len=16) for size in (32, 64, 128)]
     for num, (p, loss) in enumerate(zip(params, (2.0, 1.0, 3.0), strict=True), start=1):
         record_trial(earlier, num, p, [loss + 0.5, loss])
-    tonight = SearchStore("tonight")
-    suggested = suggest_trials(tonight, CPU_SPACE, SearchSettings(num_trials=4, warm_start=2), 4)
-    assert [p for _, p in suggested[:2]] == [params[1], params[0]]  # best first
-    assert len({p for _, p in suggested}) == 4
+    tonight = suggested("tonight", SearchSettings(num_trials=4, warm_start=2), (4, 3, 2, 1))
+    assert tonight[2:] == [params[0], params[1]]  # trials 1 and 2: the best first
+    assert len(set(tonight)) == 4
 
 
 def test_nothing_longer_than_a_split_is_suggested_not_even_a_warm_start():
     earlier = SearchStore("big-batches-night")
     too_long = HyperParams(rnn_size=64, batch_size=64, seq_len=64)  # 4,160 bytes a batch
     record_trial(earlier, 1, too_long, [1.0])
-    tonight = SearchStore("small-splits")
     sizes = {"train": 50_000, "validate": 2_100}  # a 32 x 64 batch fits; 64 x 64 does not
-    suggested = suggest_trials(tonight, CPU_SPACE, SearchSettings(num_trials=12, warm_start=1),
-                               12, split_bytes=sizes)
-    assert len(suggested) == 12
-    assert too_long not in [params for _, params in suggested]
-    assert all(params.batch_size * (params.seq_len + 1) <= 2_100 for _, params in suggested)
+    tonight = suggested("small-splits", SearchSettings(num_trials=12, warm_start=1),
+                        range(1, 13), split_bytes=sizes)
+    assert too_long not in tonight
+    assert all(params.batch_size * (params.seq_len + 1) <= 2_100 for params in tonight)
     # The train split counts as far as max_train_chars reaches.
-    head = suggest_trials(SearchStore("small-head"), CPU_SPACE, SearchSettings(num_trials=6),
-                          6, split_bytes={"train": 50_000, "validate": 50_000},
-                          max_train_chars=1_100)
-    assert all(params.batch_size * (params.seq_len + 1) <= 1_100 for _, params in head)
+    head = suggested("small-head", SearchSettings(num_trials=6), range(1, 7),
+                     split_bytes={"train": 50_000, "validate": 50_000}, max_train_chars=1_100)
+    assert all(params.batch_size * (params.seq_len + 1) <= 1_100 for params in head)
 
 
 def test_each_search_draws_its_own_points_and_a_rerun_the_same():
-    def first_points(search_id: str) -> list[HyperParams]:
-        return [params for _, params in
-                suggest_trials(SearchStore(search_id), CPU_SPACE, SearchSettings(num_trials=3), 3)]
-
-    monday, tuesday = first_points("night-1"), first_points("night-2")
+    monday = suggested("night-1", SearchSettings(num_trials=3), (1, 2, 3))
+    tuesday = suggested("night-2", SearchSettings(num_trials=3), (1, 2, 3))
     assert monday != tuesday
     # A search given a seed draws the same points whatever its id.
     seeded = SearchSettings(num_trials=3, sampler_seed=7)
-    assert ([p for _, p in suggest_trials(SearchStore("a"), CPU_SPACE, seeded, 3)] ==
-            [p for _, p in suggest_trials(SearchStore("b"), CPU_SPACE, seeded, 3)])
+    assert suggested("a", seeded, (1, 2, 3)) == suggested("b", seeded, (1, 2, 3))
 
 
-def test_a_rerun_search_draws_the_points_of_its_first_run():
+def test_a_rerun_search_draws_the_points_of_its_first_run(tmp_path, monkeypatch):
     """The seed comes from the search id alone: a search re-run from scratch (a
     fresh store) draws what its first run drew."""
-    from training.tuning.sampler import HyperoptSampler
-    from training.tuning.suggest import seed_for
-
-    suggested = suggest_trials(SearchStore("nightly-2026-11-30"), CPU_SPACE,
-                               SearchSettings(num_trials=3), 3)
-    again = HyperoptSampler(CPU_SPACE, seed=seed_for("nightly-2026-11-30")).suggest([], [], 3)
-    assert [params for _, params in suggested] == [CPU_SPACE.to_hyperparams(p) for p in again]
+    first = suggested("nightly-2026-11-30", SearchSettings(num_trials=3), (1, 2, 3))
+    monkeypatch.setenv("TWEETBOT_HOME", str(tmp_path / "a-fresh-store"))
+    assert suggested("nightly-2026-11-30", SearchSettings(num_trials=3), (1, 2, 3)) == first
 
 
 def test_finish_search_logs_the_ranked_table_the_plot_and_the_choice(tmp_path):
@@ -186,7 +228,8 @@ def test_a_search_with_no_successful_trial_fails_its_parent():
 @pytest.mark.fault
 def test_a_trial_that_died_without_a_result_is_marked_failed():
     store = SearchStore("killed")
-    (num, _), = suggest_trials(store, CPU_SPACE, SearchSettings(num_trials=1), 1)
+    suggested("killed", SearchSettings(num_trials=1), (1,))
+    num = 1
     store.mark_failed(num, "trial process exited with status -9 without a result")
     record = store.find_trial(num)
     assert record.status == FAILED and "status -9" in record.failure_reason
@@ -205,7 +248,8 @@ def test_a_trial_process_killed_before_reporting_is_a_failed_trial(tmp_path, mon
     the real trial command, killed (as by the OOM killer, or by hand) before it
     reports."""
     store = SearchStore("killed-process")
-    (num, params), = suggest_trials(store, CPU_SPACE, SearchSettings(num_trials=1), 1)
+    params, = suggested("killed-process", SearchSettings(num_trials=1), (1,))
+    num = 1
     (tmp_path / "sitecustomize.py").write_text(
         f"import os, signal\nos.kill(os.getpid(), signal.{signal_name})\n")
     monkeypatch.setenv("PYTHONPATH", str(tmp_path))
@@ -254,7 +298,7 @@ def test_a_trial_never_suggested_is_refused_and_records_nothing(tmp_path, capsys
     status = trial_main(["--search-id", "unknown", "--trial-num", "1", "--data-dir",
                          str(tmp_path), "--result-path", str(tmp_path / "r.json")])
     assert status == 2
-    assert "search unknown has no such trial in sqlite:" in capsys.readouterr().err
+    assert "search unknown has no plan in sqlite:" in capsys.readouterr().err
     assert SearchStore("unknown").trials() == []
     assert not (tmp_path / "r.json").exists()
 
@@ -378,10 +422,9 @@ def test_a_past_searchs_trials_csv_steers_the_sampler_without_using_the_budget()
     assert len(past.trials) == 12
 
     def share_of_512(search_id: str, **kwargs) -> float:
-        suggested = suggest_trials(SearchStore(search_id), SearchSpace.load(),
-                                   SearchSettings(num_trials=6, n_startup_jobs=5), 6, **kwargs)
-        assert len(suggested) == 6  # the past rows take none of the budget
-        return sum(params.rnn_size == 512 for _, params in suggested) / 6
+        points = suggested(search_id, SearchSettings(num_trials=6, n_startup_jobs=5),
+                           range(1, 7), space=SearchSpace.load(), **kwargs)
+        return sum(params.rnn_size == 512 for params in points) / 6
 
     informed = [share_of_512(f"informed-{n}", past=past) for n in range(3)]
     blind = [share_of_512(f"blind-{n}") for n in range(3)]

@@ -53,7 +53,11 @@ def free_ports(count: int) -> list[int]:
 
 
 SCHEDULE_NOT_DURING_TESTS = "0 0 1 1 *"  # New Year's midnight, UTC
-APPROVAL_TIMEOUT = 60  # seconds an approval waits; tests answer within seconds
+# Seconds an approval waits. A test answers once the API shows the task waiting,
+# which on two busy cores can be well after the timeout's clock started; an answer
+# that lands as the timeout fires loses to the default (Airflow's HITLTrigger reads
+# the response, then writes the default), as a run of this suite saw with 60.
+APPROVAL_TIMEOUT = 120
 DAG_ENVIRONMENT = {
     # A suite that spans 03:00 UTC would otherwise see the nightly run appear
     # among the runs it counts.
@@ -75,9 +79,8 @@ def started_stack(home: Path, **settings):
     settings = native.native_settings(
         home, s3_port=s3, mlflow_port=mlflow, airflow_port=airflow,
         scheduler_health_port=scheduler, worker_log_port=worker_logs,
-        name=f"tb_{uuid.uuid4().hex[:8]}", parallelism=4, trial_slots=2,
-        run_defaults=str(home / "run_defaults.yaml"), dag_environment=DAG_ENVIRONMENT,
-        **settings)
+        name=f"tb_{uuid.uuid4().hex[:8]}", run_defaults=str(home / "run_defaults.yaml"),
+        dag_environment=DAG_ENVIRONMENT, **{"parallelism": 4, "trial_slots": 2, **settings})
     started = None
     try:
         started = native.up(settings)  # stops what it started if it fails
@@ -138,9 +141,11 @@ class AirflowClient:
         self.session.patch(f"{self.base}/api/v2/dags/{dag_id}", json={"is_paused": False},
                            timeout=60).raise_for_status()
 
-    def trigger(self, dag_id: str, conf: dict | None = None) -> str:
+    def trigger(self, dag_id: str, conf: dict | None = None, run_id: str | None = None) -> str:
+        """A manual run; ``run_id``: its id (default: Airflow's)."""
+        named = {"dag_run_id": run_id} if run_id else {}
         response = self.session.post(f"{self.base}/api/v2/dags/{dag_id}/dagRuns", timeout=60,
-                                     json={"logical_date": None, "conf": conf or {}})
+                                     json={"logical_date": None, "conf": conf or {}, **named})
         response.raise_for_status()
         return response.json()["dag_run_id"]
 

@@ -29,6 +29,26 @@ def test_a_splits_update_triggers_training_on_the_published_splits(airflow, publ
     assert not [r for r in airflow.runs(TRAINING) if r["run_type"] == "scheduled"]
 
 
+def test_a_run_keeps_to_parallel_trials_at_once_on_a_larger_pool(airflow, published,
+                                                                   stack_mlflow):
+    """``parallel`` 1 on the two-slot pool: each trial task waits (rescheduled, its
+    slots given back) until the one before has ended, then suggests its trial."""
+    from training.pipeline.run_config import search_id_for
+    from training.tracking.search_store import SearchStore
+
+    run_id = airflow.trigger(TRAINING, {**REST_CONF, "num_trials": 3, "parallel": 1,
+                                        "max_epochs": 1, "force": True,
+                                        "data_location": published["location"]})
+    finished = airflow.wait_for_run(TRAINING, run_id)
+    assert finished["state"] == "success", airflow.task_states(TRAINING, run_id)
+    trials = SearchStore(search_id_for(run_id)).trials()
+    runs = [stack_mlflow.get_run(trial.run_id).info for trial in trials]
+    assert len(runs) == 3
+    # A trial's run is created as it starts, when it suggests itself.
+    for before, after in zip(runs, runs[1:], strict=False):
+        assert after.start_time >= before.end_time
+
+
 def test_a_rest_triggered_run_records_everything_in_mlflow_and_the_bucket(
         clients, airflow, rest_run, stack_mlflow):
     import mlflow
@@ -48,7 +68,7 @@ def test_a_rest_triggered_run_records_everything_in_mlflow_and_the_bucket(
     assert len(trials) == 4 and {t.data.tags[tags.TRIAL_STATUS] for t in trials} <= {
         "ok", "pruned", "failed"}
     assert {a.path for a in client.list_artifacts(search.info.run_id)} == {
-        "trials.csv", "trade_off.png"}
+        "search_plan.json", "trials.csv", "trade_off.png"}
     assert search.info.artifact_uri.startswith("mlflow-artifacts:")  # proxied by the server
     keys = [o["Key"] for o in clients.s3().list_objects_v2(
         Bucket=clients.bucket, Prefix="mlflow/")["Contents"]]

@@ -11,7 +11,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from .stack_clients import TRAINING, wait_until
+from .stack_clients import RUN_DEFAULTS, TRAINING, wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.stack]
 
@@ -103,8 +103,8 @@ def test_a_trials_mlflow_link_opens_its_run_in_mlflow(page, clients, airflow, re
                                                       artifacts):
     base = clients.settings.addresses.airflow_url
     run_id = rest_run["dag_run_id"]
-    trial = airflow.xcom(TRAINING, run_id, "trial_r0", map_index=0)
-    page.goto(f"{base}/dags/{TRAINING}/runs/{run_id}/tasks/trial_r0/mapped/0")
+    trial = airflow.xcom(TRAINING, run_id, "trial", map_index=0)
+    page.goto(f"{base}/dags/{TRAINING}/runs/{run_id}/tasks/trial/mapped/0")
     page.get_by_text("Details", exact=True).click()
     link = page.get_by_text("MLflow run", exact=True)
     link.wait_for()
@@ -140,3 +140,37 @@ def test_selects_compare_link_opens_mlflows_comparison_of_the_trials(page, clien
         timeout=60_000)
     compare.get_by_text(f"trial-{chosen['trial_num']:03d}").first.wait_for(timeout=60_000)
     compare.screenshot(path=artifacts / "ui-6-mlflow-compare.png", full_page=True)
+
+
+def test_a_search_is_one_trial_task_with_an_instance_per_trial(page, clients, airflow,
+                                                               published, artifacts):
+    """Ten trials, three at a time (as many as the pool's slots allow): one ``trial``
+    task with ten instances, each named by its trial, and nothing skipped."""
+    import yaml
+
+    space = yaml.safe_load(RUN_DEFAULTS)["space_overrides"]
+    # Room for ten points: a learning rate drawn from a range.
+    space = {**space, "learning_rate": {"loguniform": [0.005, 0.02]}}
+    run_id = airflow.trigger(TRAINING, {"num_trials": 10, "parallel": 3, "max_epochs": 1,
+                                        "final_epochs": 1, "force": True,
+                                        "space_overrides": space,
+                                        "data_location": published["location"]})
+    finished = airflow.wait_for_run(TRAINING, run_id, timeout=1800)
+    instances = airflow.task_instances(TRAINING, run_id)
+    assert finished["state"] == "success", {ti["task_id"]: ti["state"] for ti in instances}
+    trials = [ti for ti in instances if ti["task_id"] == "trial"]
+    assert sorted(ti["map_index"] for ti in trials) == list(range(10))
+    assert {ti["state"] for ti in trials} == {"success"}
+    assert all(ti["rendered_map_index"].startswith(f"trial {ti['map_index'] + 1}: ")
+               for ti in trials)
+    # Only the approval, which this run did not ask for, is skipped.
+    assert {ti["task_id"] for ti in instances if ti["state"] == "skipped"} == {
+        "approve_promotion", "promote"}
+    base = clients.settings.addresses.airflow_url
+    page.goto(f"{base}/dags/{TRAINING}/runs/{run_id}")
+    page.get_by_text(run_id).first.wait_for()
+    page.wait_for_load_state("networkidle")
+    page.screenshot(path=artifacts / "ui-7-grid-one-trial-task.png", full_page=True)
+    page.goto(f"{base}/dags/{TRAINING}/runs/{run_id}/tasks/trial/mapped")
+    page.get_by_text("trial 10: ").first.wait_for(timeout=60_000)
+    page.screenshot(path=artifacts / "ui-8-trial-instances.png", full_page=True)

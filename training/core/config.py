@@ -205,7 +205,9 @@ class PruningSettings(Config):
 class SearchSettings(Config):
     """How many trials, how many at once, and how to propose them."""
 
-    num_trials: int = Field(8, ge=1, le=1000, description="trials in the whole search")
+    num_trials: int = Field(8, ge=1, description=(
+        "trials in the whole search (in the DAG, at most Airflow's [core] max_map_length: "
+        "one trial task each)"))
     parallel: int = Field(2, ge=1, le=256, description="trials running at once")
     algorithm: Literal["tpe", "random"] = Field(
         "tpe", description="sampler: hyperopt's TPE or random search")

@@ -6,9 +6,9 @@ carries these types. No MLflow or TensorFlow here, so ranking, plotting and
 planning cost no heavy import.
 
     validate_splits -> RunInputs       (training.pipeline.run_inputs)
-    start_search    -> SearchRun
-    suggest         -> [Step]          (each a trial command)
-    a trial         -> TrialRecord     (also what MLflow holds of every trial)
+    start_search    -> [Step]          (one trial command per trial number)
+    a trial         -> TrialRecord     (also what MLflow holds of every trial),
+                       or NothingLeft  (the space had no untried point for it)
     select          -> ChosenTrial
     train           -> TrainedModel
     evaluate        -> Evaluation
@@ -50,11 +50,19 @@ class TrialRecord(Frozen):
     num_epochs: int = 0
     avg_epoch_seconds: float | None = None
     failure_reason: str | None = None
-    round_index: int | None = None  # the DAG round that suggested it; None: training.search
 
     @property
     def finished(self) -> bool:
         return self.status in FINISHED_STATUSES
+
+
+class NothingLeft(Frozen):
+    """A trial that found nothing to try: every point of the space was tried,
+    taken, or cannot run on the splits. Not a trial of the search."""
+
+    search_id: str
+    trial_num: int
+    reason: str
 
 
 class Step(Frozen):
@@ -76,6 +84,9 @@ class Step(Frozen):
     # worker's environment or the pod's secret.
     environment: dict[str, str] = Field(default_factory=dict)
     trial_num: int | None = None  # a trial's number, for what its pod is labelled with
+    # How many of the run's tasks of this step's kind must have ended before it
+    # starts: at most ``parallel`` trials at once (tweetbot_airflow.trial_slots).
+    wait_for_ended: int = 0
 
 
 class Tracking(Frozen):
@@ -87,13 +98,6 @@ class Tracking(Frozen):
 
     def environment(self) -> dict[str, str]:
         return {"MLFLOW_TRACKING_URI": self.uri, "TWEETBOT_EXPERIMENT": self.experiment}
-
-
-class SearchRun(Frozen):
-    """A search's parent run in MLflow, opened by ``start_search``."""
-
-    search_id: str
-    run_id: str
 
 
 class ChosenTrial(Frozen):

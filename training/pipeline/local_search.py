@@ -7,16 +7,15 @@ MLflow under the search id, so running it again continues the search.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
 from training.core.config import (
     FitSettings,
-    HyperParams,
     PruningSettings,
     SearchSettings,
 )
-from training.core.records import FAILED, TrialRecord, trial_name
+from training.core.records import FAILED, NothingLeft, TrialRecord, trial_name
 from training.data import storage
 from training.data.splits import check_splits
 from training.data.vocab import Vocabulary
@@ -26,11 +25,13 @@ from training.tracking.search_store import SearchStore
 from training.tuning.past_trials import PastTrials
 from training.tuning.report import describe, search_params
 from training.tuning.space import SearchSpace
-from training.tuning.suggest import suggest_trials
+from training.tuning.suggest import open_search
 
 
 class LocalSearch:
-    """Runs a search's trials as local processes, ``parallel`` at a time."""
+    """Runs a search's trials as local processes, ``parallel`` at a time: as soon
+    as one ends the next starts, and suggests itself from every trial finished by
+    then (``training.tuning.suggest.next_trial``, the same as the DAG's trials)."""
 
     def __init__(self, search_id: str, data_dir: str, space: SearchSpace,
                  search: SearchSettings, fit: FitSettings, pruning: PruningSettings,
@@ -50,56 +51,46 @@ class LocalSearch:
     def run(self) -> None:
         self.store.open_parent(search_params(self.space, self.search, self.fit,
                                              str(self.data_dir), past=self.past))
-        records = self.store.trials()
-        # Trials suggested by an earlier, interrupted run go first.
-        queue = [(r.trial_num, r.hyperparams) for r in records if not r.finished]
-        self.finished = sum(r.finished for r in records)
-        running: dict[Future, int] = {}
+        plan = open_search(self.store, self.space, self.search, split_bytes=self.split_bytes,
+                           max_train_chars=self.fit.max_train_chars, past=self.past)
+        done = {r.trial_num for r in self.store.trials() if r.finished}
+        # Trials an earlier, interrupted run started go first: they hold the lowest numbers.
+        todo = [num for num in range(1, plan.search.num_trials + 1) if num not in done]
+        self.finished = len(done)
         with ThreadPoolExecutor(max_workers=self.search.parallel) as pool:
+            running = [pool.submit(self._run_trial, num) for num in todo]
             try:
-                while True:
-                    free = self.search.parallel - len(running)
-                    if free > 0 and not queue:
-                        queue = suggest_trials(self.store, self.space, self.search, free,
-                                               split_bytes=self.split_bytes,
-                                               max_train_chars=self.fit.max_train_chars,
-                                               past=self.past)
-                    while queue and len(running) < self.search.parallel:
-                        trial_num, params = queue.pop(0)
-                        running[pool.submit(self._run_trial, trial_num, params)] = trial_num
-                    if not running:
-                        return
-                    done, _ = wait(running, return_when=FIRST_COMPLETED)
-                    for future in done:
-                        del running[future]
-                        self._report(future.result())
+                for future in as_completed(running):
+                    self._report(future.result())
             except KeyboardInterrupt:
                 # Ctrl-C reached the trial processes too; start nothing more.
                 pool.shutdown(wait=False, cancel_futures=True)
                 raise
 
-    def _run_trial(self, trial_num: int, params: HyperParams) -> TrialRecord:
+    def _run_trial(self, trial_num: int) -> TrialRecord | NothingLeft:
         spec = TrialSpec(search_id=self.store.search_id, trial_num=trial_num,
-                         data_dir=self.data_dir, hyperparams=params, fit=self.fit,
-                         pruning=self.pruning)
+                         data_dir=self.data_dir, fit=self.fit, pruning=self.pruning)
         self.folder.mkdir(parents=True, exist_ok=True)
-        self.report(f"trial {trial_num} started: {describe(params)}")
+        self.report(f"trial {trial_num} started")
         with open(self._log_path(trial_num), "a") as log:
             return run_as_process(spec.step(), output=log)
 
     def _log_path(self, trial_num: int) -> Path:
         return self.folder / f"{trial_name(trial_num)}.log"
 
-    def _report(self, result: TrialRecord) -> None:
+    def _report(self, result: TrialRecord | NothingLeft) -> None:
         self.finished += 1
         prefix = f"[{self.finished}/{self.search.num_trials}] trial {result.trial_num}"
+        if isinstance(result, NothingLeft):
+            self.report(f"{prefix}: nothing left to try ({result.reason})")
+            return
         if result.status == FAILED:
             self.report(f"{prefix}: failed ({result.failure_reason}; "
                         f"log: {self._log_path(result.trial_num)})")
             return
         self.report(f"{prefix}: {result.status}, val_loss {result.val_loss:.4f} "
                     f"after {result.num_epochs} epoch(s), "
-                    f"{result.avg_epoch_seconds:.1f} s/epoch")
+                    f"{result.avg_epoch_seconds:.1f} s/epoch: {describe(result.hyperparams)}")
 
 
 def measure_splits(data_dir: str, space: SearchSpace, fit: FitSettings) -> dict[str, int]:

@@ -6,10 +6,6 @@ run's parameters once, in ``validate_splits``, before anything else runs. The
 validated config then travels with the run (``RunInputs.config``), so later
 tasks neither re-validate nor re-read the search-space file.
 
-Airflow fixes a DAG's shape when it parses the file, so the search runs in at
-most ``MAX_ROUNDS`` rounds of ``parallel`` trials: a run needs
-``num_trials <= MAX_ROUNDS * parallel``.
-
 The defaults are the code's, except where a deployment gives a file of its own in
 ``TWEETBOT_RUN_DEFAULTS`` (YAML; any run parameters): scheduled and
 asset-triggered runs, which nobody fills a form for, get those. A CPU-only
@@ -39,7 +35,8 @@ from training.core.config import (
 from training.core.errors import InputError
 from training.tuning.space import SearchSpace
 
-MAX_ROUNDS = 6
+# The DAG's mapped task running the trials, one instance per trial number.
+TRIAL_TASK = "trial"
 # The Airflow pool every trial task runs in, across all runs: its slots are the
 # number of trials (GPUs) in use at once.
 TRIALS_POOL = "tweetbot_trials"
@@ -103,11 +100,6 @@ def run_defaults() -> dict[str, Any]:
     return defaults
 
 
-def trial_task_id(round_index: int) -> str:
-    """The DAG's mapped task running round ``round_index``'s trials."""
-    return f"trial_r{round_index}"
-
-
 def search_id_for(dag_run_id: str) -> str:
     """One search per DAG run; a cleared and re-run DAG run continues it."""
     return "".join(c if c.isalnum() or c in "-_.:+" else "_" for c in dag_run_id)
@@ -140,10 +132,6 @@ class RunConfig(Frozen):
                                             if k in config_cls.model_fields})
 
         pipeline, search = pick(PipelineSettings), pick(SearchSettings)
-        if search.num_trials > MAX_ROUNDS * search.parallel:
-            raise InputError(f"num_trials: {search.num_trials} needs more than {MAX_ROUNDS} "
-                             f"rounds of {search.parallel}; raise parallel to at least "
-                             f"{-(-search.num_trials // MAX_ROUNDS)}")
         space = SearchSpace.load(overrides=pipeline.space_overrides)
         return cls(pipeline=pipeline, search=search, policy=pick(SelectionPolicy),
                    pruning=pick(PruningSettings), space=space)

@@ -6,8 +6,9 @@ rest) and can run again after a crash without duplicating anything. Steps that
 train return a ``Step`` - the command to run - and never know where it runs:
 that is the DAGs' placement module's business. No Airflow here.
 
-    validate_splits -> start_search -> (suggest_round -> trials) x MAX_ROUNDS
-      -> select -> base_model_step -> evaluation_step -> register
+    validate_splits -> start_search -> trial x num_trials (each suggested as it
+      starts, parallel at once) -> select -> base_model_step -> evaluation_step
+      -> register
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from training import tracking
-from training.core.config import HyperParams, to_arguments
+from training.core.config import to_arguments
 from training.core.errors import InputError
 from training.core.records import (
     OK,
@@ -27,8 +28,8 @@ from training.core.records import (
     RUNNING,
     ChosenTrial,
     Evaluation,
+    NothingLeft,
     Registration,
-    SearchRun,
     Step,
     Tracking,
     TrainedModel,
@@ -36,28 +37,33 @@ from training.core.records import (
 from training.data import storage
 from training.data.splits import SPLIT_NAMES, check_splits
 from training.data.vocab import Vocabulary
-from training.pipeline.run_config import RunConfig, search_id_for, trial_task_id
+from training.pipeline.run_config import RunConfig, search_id_for
 from training.pipeline.run_inputs import RunInputs
 from training.pipeline.run_key import TAG_PREFIX, RunKey
-from training.pipeline.trial_run import TrialSpec
+from training.pipeline.trial_run import TrialSpec, trial_result
 from training.tracking import registry, search_store, tags
 from training.tracking.search_store import SearchStore
 from training.tuning import past_trials
 from training.tuning.past_trials import PastTrials
 from training.tuning.report import describe, finish_search, search_params
-from training.tuning.space import SearchSpace
-from training.tuning.suggest import suggest_trials
+from training.tuning.suggest import open_search
 
 
 def validate_splits(params: Mapping[str, Any], dag_run_id: str,
-                    published: str | None = None, *, distributed: bool = False
-                    ) -> RunInputs | None:
+                    published: str | None = None, *, distributed: bool = False,
+                    max_trials: int | None = None) -> RunInputs | None:
     """Validate the run's parameters, check the splits and hash them; None when
     nothing changed since the champion was trained (and the run is not forced):
     the run stops there. ``published`` is where the splits update that triggered
     the run put them, if one did. ``distributed``: later steps may run on other
-    machines, so the splits and the MLflow store must be where those see them."""
+    machines, so the splits and the MLflow store must be where those see them.
+    ``max_trials``: the most trial tasks the DAG can map (Airflow's
+    ``[core] max_map_length``)."""
     config = RunConfig.from_params(params)
+    if max_trials is not None and config.search.num_trials > max_trials:
+        raise InputError(f"num_trials: {config.search.num_trials} is more than the "
+                         f"{max_trials} trial tasks Airflow maps at most ([core] "
+                         f"max_map_length)")
     location = config.data_location(published)
     store = tracking.current()
     _check_store_reachable(location, store, distributed)
@@ -134,60 +140,45 @@ def _check_same_store(run: RunInputs) -> None:
 
 # --- the search -------------------------------------------------------------------
 
-def start_search(run: RunInputs) -> SearchRun:
+def start_search(run: RunInputs) -> list[Step]:
+    """Open the search's run and its plan; one step per trial number, each
+    suggested when it starts. Trial n waits until n - ``parallel`` of the run's
+    trials have ended, so at most ``parallel`` run at once and a free slot starts
+    the next one at once."""
     _check_same_store(run)
     config = run.config
     store = SearchStore(run.search_id)
-    run_id = store.open_parent(search_params(config.space, config.search,
-                                             config.trial_fit, run.data_location,
-                                             run.data_sha256, run.past_trials),
-                               run.run_key.tags() if run.run_key else None)
-    return SearchRun(search_id=store.search_id, run_id=run_id)
-
-
-def suggest_round(run: RunInputs, round_index: int) -> list[Step]:
-    """Round ``round_index``'s trials: any this round suggested before (the task
-    is being retried), then new ones, ``parallel`` at most. Trials of earlier
-    rounds that did not finish are failed first: their tasks have ended."""
-    _check_same_store(run)
-    config = run.config
-    store = SearchStore(run.search_id)
-    _fail_unfinished(store, before_round=round_index)
-    waiting = [(r.trial_num, r.hyperparams) for r in store.trials()
-               if r.status == PENDING and r.round_index == round_index]
-    waiting = waiting[:config.search.parallel]
-    fresh = suggest_trials(store, config.space, config.search,
-                           config.search.parallel - len(waiting), round_index,
-                           split_bytes=run.split_bytes,
-                           max_train_chars=config.pipeline.max_train_chars,
-                           past=run.past_trials)
+    store.open_parent(search_params(config.space, config.search, config.trial_fit,
+                                    run.data_location, run.data_sha256, run.past_trials),
+                      run.run_key.tags() if run.run_key else None)
+    open_search(store, config.space, config.search, split_bytes=run.split_bytes,
+                max_train_chars=config.pipeline.max_train_chars, past=run.past_trials)
+    parallel = config.search.parallel
     return [TrialSpec(search_id=run.search_id, trial_num=num, data_dir=run.data_location,
-                      hyperparams=params, fit=config.trial_fit, pruning=config.pruning)
-            .step(label=_trial_label(num, params, config.space),
-                  environment=run.tracking.environment())
-            for num, params in waiting + fresh]
+                      fit=config.trial_fit, pruning=config.pruning)
+            .step(environment=run.tracking.environment(),
+                  wait_for_ended=max(0, num - parallel))
+            for num in range(1, config.search.num_trials + 1)]
 
 
-def _trial_label(trial_num: int, hyperparams: HyperParams, space: SearchSpace) -> str:
-    """How the UI names a mapped trial task: its number and searched values."""
-    return f"trial {trial_num}: {describe(hyperparams, space.names)}"
+def trial_label(result: Mapping[str, Any]) -> str:
+    """How the Airflow UI names a trial task once its trial is known."""
+    outcome = trial_result(result)
+    if isinstance(outcome, NothingLeft):
+        return f"trial {outcome.trial_num}: nothing left to try"
+    return f"trial {outcome.trial_num}: {describe(outcome.hyperparams)}"
 
 
-def _fail_unfinished(store: SearchStore, before_round: int | None = None) -> None:
-    """Fail the trials whose task has ended without a result, rather than
-    suggest them again every round: one that started (a pod killed again and
-    again, a worker lost), and one still pending from an earlier round (a pod
-    never scheduled, an image never pulled). ``before_round`` None: every
-    round's tasks have ended."""
+def _fail_unfinished(store: SearchStore) -> None:
+    """Fail the trials whose task has ended without a result, once every trial
+    task has ended: one that started (a pod killed again and again, a worker
+    lost) and one suggested but never started."""
     for record in store.trials():
-        ended = before_round is None or (record.round_index or 0) < before_round
-        if record.status == RUNNING and ended:
+        if record.status == RUNNING:
             store.mark_failed(record.trial_num, "its task ended without reporting a result")
-        elif record.status == PENDING and ended:
-            task_id = trial_task_id(record.round_index or 0)
+        elif record.status == PENDING:
             store.mark_failed(record.trial_num,
-                              f"{task_id} ended before the trial started (a pod never "
-                              f"scheduled or its image not pulled, say); see that task's log")
+                              "its task ended before the trial started; see that task's log")
 
 
 def select(run: RunInputs) -> ChosenTrial:

@@ -2,11 +2,12 @@
 
 ``TrialSpec`` turns into the ``python -m training.trial`` command line and back
 (``arguments``, ``spec_from_args``), so a pod, a local process and the tests run
-the same thing. ``run_trial`` trains in the nested MLflow run that suggesting
-created, prunes by the search's other trials, and reports a ``TrialRecord``;
-``run_as_process`` runs the command with the local runner.
+the same thing. ``run_trial`` suggests the trial as it starts when the spec names
+no hyper-parameters (``training.tuning.suggest.next_trial``: late binding, so a
+trial learns from every trial finished before it), trains in the trial's nested
+MLflow run, prunes by the search's other trials, and reports a ``TrialRecord``
+(or ``NothingLeft``); ``run_as_process`` runs the command with the local runner.
 """
-
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ import argparse
 import shutil
 import traceback
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TextIO
 
@@ -32,7 +33,16 @@ from training.core.config import (
     to_arguments,
 )
 from training.core.errors import InputError, StepHung, TrainingDiverged
-from training.core.records import FAILED, OK, PRUNED, RUNNING, Step, TrialRecord, trial_name
+from training.core.records import (
+    FAILED,
+    OK,
+    PRUNED,
+    RUNNING,
+    NothingLeft,
+    Step,
+    TrialRecord,
+    trial_name,
+)
 from training.data import storage
 from training.data.vocab import Vocabulary
 from training.model.checkpoints import TrainingState
@@ -42,6 +52,7 @@ from training.pipeline.training_run import run_training
 from training.tracking import tags
 from training.tracking.search_store import SearchStore
 from training.tuning.pruning import should_prune
+from training.tuning.suggest import NoPointLeft, next_trial, search_plan
 
 
 @dataclass(frozen=True)
@@ -51,7 +62,7 @@ class TrialSpec:
     search_id: str
     trial_num: int
     data_dir: str  # a folder or an s3:// prefix, as given
-    hyperparams: HyperParams
+    hyperparams: HyperParams | None = None  # None: suggested when the trial starts
     fit: FitSettings = field(default_factory=FitSettings)
     pruning: PruningSettings = field(default_factory=PruningSettings)
     result_path: Path | None = None  # where a runner or pod placed it
@@ -65,15 +76,17 @@ class TrialSpec:
             arguments += ["--result-path", str(self.result_path)]
         if self.checkpoint_dir is not None:
             arguments += ["--checkpoint-dir", str(self.checkpoint_dir)]
-        return [*arguments, *to_arguments(self.hyperparams), *to_arguments(self.fit),
-                *to_arguments(self.pruning)]
+        chosen = to_arguments(self.hyperparams) if self.hyperparams is not None else []
+        return [*arguments, *chosen, *to_arguments(self.fit), *to_arguments(self.pruning)]
 
-    def step(self, label: str = "", environment: dict[str, str] | None = None) -> Step:
+    def step(self, label: str = "", environment: dict[str, str] | None = None,
+             wait_for_ended: int = 0) -> Step:
         """This trial as a step for a placement to put on a worker or in a pod."""
         return Step(module="training.trial", arguments=tuple(self.arguments()),
                     folder=self.search_id, name=trial_name(self.trial_num),
-                    label=label, checkpoint=True, environment=environment or {},
-                    trial_num=self.trial_num)
+                    label=label or f"trial {self.trial_num}", checkpoint=True,
+                    environment=environment or {}, trial_num=self.trial_num,
+                    wait_for_ended=wait_for_ended)
 
     def default_checkpoint_dir(self) -> Path:
         """The local runner's folder for this trial."""
@@ -95,11 +108,20 @@ def describe_failure(error: BaseException) -> str:
     return f"{name}: {text}"[:500]
 
 
-def run_trial(spec: TrialSpec, on_run: Callable[[str], None] | None = None) -> TrialRecord:
+def run_trial(spec: TrialSpec, on_run: Callable[[str], None] | None = None
+              ) -> TrialRecord | NothingLeft:
     """Run (or report, or continue) one trial and write its result file.
     ``on_run`` is told the trial's MLflow run id as soon as it is known."""
     store = SearchStore(spec.search_id)
-    record = store.find_trial(spec.trial_num)
+    if spec.hyperparams is None:
+        try:
+            record = next_trial(store, search_plan(store), spec.trial_num)
+        except NoPointLeft as nothing:
+            return _write(spec, NothingLeft(search_id=spec.search_id,
+                                            trial_num=spec.trial_num, reason=str(nothing)))
+        spec = replace(spec, hyperparams=record.hyperparams)
+    else:
+        record = store.find_trial(spec.trial_num)
     if record is None:
         # Only suggesting creates a trial: one made here, in a store the search
         # does not read, would leave the search's own record pending for ever.
@@ -156,13 +178,18 @@ def run_trial(spec: TrialSpec, on_run: Callable[[str], None] | None = None) -> T
         "avg_epoch_seconds": sum(e.epoch_seconds for e in state.epochs) / state.epochs_done}))
 
 
-def run_as_process(step: Step, output: TextIO | None = None) -> TrialRecord:
+def trial_result(result: dict) -> TrialRecord | NothingLeft:
+    """A trial command's JSON result, as the type it is."""
+    return NothingLeft.from_json(result) if "reason" in result else TrialRecord.from_json(result)
+
+
+def run_as_process(step: Step, output: TextIO | None = None) -> TrialRecord | NothingLeft:
     """Run a trial step with the local runner (the DAG's local placement and
     ``training.search``). A process that dies without reporting (a kill, an OOM)
     is recorded as a failed trial, which is a result, not a crash; an interrupted
     one (Ctrl-C) is left as it is, to be continued."""
     try:
-        return TrialRecord.from_json(runner.run(runner.place(step), output))
+        return trial_result(runner.run(runner.place(step), output))
     except runner.StepFailed as failure:
         spec = spec_from_args(build_parser().parse_args(list(step.arguments)))
         record = SearchStore(spec.search_id).mark_failed(spec.trial_num, str(failure))
@@ -188,7 +215,7 @@ def _prepare_checkpoint_dir(spec: TrialSpec, run_id: str) -> bool:
                      f"({state.mlflow_run_id}); give this trial its own folder")
 
 
-def _write(spec: TrialSpec, record: TrialRecord) -> TrialRecord:
+def _write(spec: TrialSpec, record: TrialRecord | NothingLeft) -> TrialRecord | NothingLeft:
     if spec.result_path is not None:
         spec.result_path.parent.mkdir(parents=True, exist_ok=True)
         write_atomically(spec.result_path, record.model_dump_json().encode())
@@ -204,11 +231,13 @@ def build_parser() -> argparse.ArgumentParser:
     trial.add_argument("--data-dir", required=True,
                        help="folder or s3:// prefix holding train.txt and validate.txt")
     trial.add_argument("--result-path", type=Path,
-                       help="also write the JSON result (training.core.records.TrialRecord) here")
+                       help="also write the JSON result (training.core.records.TrialRecord) "
+                            "here")
     trial.add_argument("--checkpoint-dir", type=Path,
                        help="checkpoint folder (default: $TWEETBOT_HOME/runs/<search id>/"
                             "trial-NNN)")
-    add_arguments(parser, HyperParams, "model and optimizer")
+    add_arguments(parser, HyperParams, "model and optimizer (none given: the trial is "
+                                       "suggested as it starts, from the search's plan)")
     add_arguments(parser, FitSettings, "training (--num-epochs is the trial's maximum)")
     add_arguments(parser, PruningSettings, "pruning")
     return parser
@@ -217,9 +246,10 @@ def build_parser() -> argparse.ArgumentParser:
 def spec_from_args(args: argparse.Namespace) -> TrialSpec:
     if args.trial_num < 1:
         raise InputError(f"--trial-num: {args.trial_num} must be at least 1")
+    chosen = given_arguments(args, HyperParams)
     return TrialSpec(
         search_id=args.search_id, trial_num=args.trial_num, data_dir=args.data_dir,
         result_path=args.result_path, checkpoint_dir=args.checkpoint_dir,
-        hyperparams=HyperParams.from_mapping(given_arguments(args, HyperParams)),
+        hyperparams=HyperParams.from_mapping(chosen) if chosen else None,
         fit=FitSettings.from_mapping(given_arguments(args, FitSettings)),
         pruning=PruningSettings.from_mapping(given_arguments(args, PruningSettings)))

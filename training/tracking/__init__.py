@@ -74,6 +74,9 @@ def configure() -> str:
     import mlflow
 
     _log_through_python_logging()
+    # A progress bar per artifact read back (a trial's plan, a checkpoint) only
+    # clutters a task's log.
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     uri = tracking_uri()
     mlflow.set_tracking_uri(uri)
     if not is_embedded(uri):

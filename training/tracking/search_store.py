@@ -2,9 +2,10 @@
 
 A search is named by its ``search_id`` (a tag), so any process - the local
 driver, an Airflow task, a trial pod - finds the same runs without being handed
-run ids. A trial run is created when the trial is *suggested* (status tag
-``pending``), so a suggestion survives a crash, counts as pending for the next
-suggestion, and a re-run finds it instead of suggesting again.
+run ids. The parent run holds the search's plan (``search_plan.json``: what
+suggesting any of its trials needs). A trial run is created when the trial is
+*suggested* (status tag ``pending``), so a suggestion survives a crash, counts as
+taken for the next suggestion, and a re-run finds it instead of suggesting again.
 
 Trial status lives in the ``tweetbot.trial_status`` tag: pending, running, ok,
 pruned or failed. MLflow's own run status says whether the process finished.
@@ -12,17 +13,21 @@ pruned or failed. MLflow's own run status says whether the process finished.
 
 from __future__ import annotations
 
+import json
 import math
+import tempfile
 from pathlib import Path
 from typing import Any
 
-from mlflow.entities import Run
+from mlflow.entities import Param, Run
 
 from training import tracking
 from training.core.config import HyperParams
 from training.core.errors import InputError
 from training.core.records import FAILED, OK, PENDING, TrialRecord, trial_name
 from training.tracking import cost, tags
+
+PLAN_FILE = "search_plan.json"
 
 
 class SearchStore:
@@ -82,30 +87,72 @@ class SearchStore:
 
     def trials(self) -> list[TrialRecord]:
         records = {}
-        for run in self._search(f"tags.`{tags.KIND}` = '{tags.TRIAL}'"):
+        for run in self._recorded(self._search(f"tags.`{tags.KIND}` = '{tags.TRIAL}'")):
             record = self._record(run)
             # Oldest wins if a race ever made two runs for one trial number.
             records.setdefault(record.trial_num, record)
         return sorted(records.values(), key=lambda r: r.trial_num)
 
     def find_trial(self, trial_num: int) -> TrialRecord | None:
-        runs = self._search(f"tags.`{tags.KIND}` = '{tags.TRIAL}' and "
-                            f"tags.`{tags.TRIAL_NUM}` = '{trial_num}'")
+        runs = self._recorded(self._search(f"tags.`{tags.KIND}` = '{tags.TRIAL}' and "
+                                           f"tags.`{tags.TRIAL_NUM}` = '{trial_num}'"))
         return self._record(runs[0]) if runs else None
 
+    @staticmethod
+    def _recorded(runs: list[Run]) -> list[Run]:
+        """The trial runs that hold their hyper-parameters. ``create_trial`` logs them
+        just after creating the run: a trial suggesting itself at that instant (trials
+        start concurrently) must not read the half-made run, and a process that died
+        in between left one that a retry replaces."""
+        return [run for run in runs if run.data.params]
+
     def create_trial(self, trial_num: int, hyperparams: HyperParams,
-                     round_index: int | None = None) -> str:
+                     point: str | None = None) -> str:
+        """Record a suggested trial (status pending); ``point``: a digest of its
+        point, for ``holders_of``."""
         parent_id = self.open_parent()
-        round_tag = {} if round_index is None else {tags.ROUND: str(round_index)}
+        point_tag = {} if point is None else {tags.POINT: point}
         run = self.client.create_run(
             self.experiment_id, run_name=trial_name(trial_num),
             tags={tags.KIND: tags.TRIAL, tags.SEARCH_ID: self.search_id,
                   tags.TRIAL_NUM: str(trial_num), tags.TRIAL_STATUS: PENDING,
-                  tags.PARENT_RUN_ID: parent_id, **round_tag})
-        for key, value in hyperparams.to_dict().items():
-            self.client.log_param(run.info.run_id, key, value)
+                  tags.PARENT_RUN_ID: parent_id, **point_tag})
+        self.client.log_batch(run.info.run_id, params=[
+            Param(key, str(value)) for key, value in hyperparams.to_dict().items()])
         self.client.update_run(run.info.run_id, status="SCHEDULED")
         return run.info.run_id
+
+    def holders_of(self, point: str, other_than: str) -> list[int]:
+        """The trials, other than run ``other_than``, recorded with ``point``."""
+        runs = self._search(f"tags.`{tags.KIND}` = '{tags.TRIAL}' and "
+                            f"tags.`{tags.POINT}` = '{point}'")
+        return [int(run.data.tags[tags.TRIAL_NUM]) for run in runs
+                if run.info.run_id != other_than]
+
+    def discard_trial(self, run_id: str) -> None:
+        """Take back a suggestion that another trial made at the same instant."""
+        self.client.delete_run(run_id)
+
+    # --- the plan ---------------------------------------------------------------
+
+    def save_plan(self, plan: dict[str, Any]) -> None:
+        """Keep the search's plan on its parent run; the first one kept stays."""
+        if self.load_plan() is not None:
+            return
+        with tempfile.TemporaryDirectory() as scratch:
+            path = Path(scratch) / PLAN_FILE
+            path.write_text(json.dumps(plan))
+            self.client.log_artifact(self.open_parent(), str(path))
+
+    def load_plan(self) -> dict[str, Any] | None:
+        parent = self.find_parent()
+        if parent is None:
+            return None
+        if PLAN_FILE not in {a.path for a in self.client.list_artifacts(parent.info.run_id)}:
+            return None
+        with tempfile.TemporaryDirectory() as scratch:
+            path = self.client.download_artifacts(parent.info.run_id, PLAN_FILE, scratch)
+            return json.loads(Path(path).read_text())
 
     def set_status(self, run_id: str, status: str, reason: str | None = None) -> None:
         self.client.set_tag(run_id, tags.TRIAL_STATUS, status)
@@ -176,7 +223,6 @@ class SearchStore:
             num_epochs=int(metrics.get("num_epochs", 0)),
             avg_epoch_seconds=finite("avg_epoch_seconds"),
             failure_reason=run_tags.get(tags.FAILURE_REASON),
-            round_index=int(run_tags[tags.ROUND]) if tags.ROUND in run_tags else None,
         )
 
 

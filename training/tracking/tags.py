@@ -16,7 +16,8 @@ IMPORT = "import"  # a model trained elsewhere (the tutorial's HDF5 file)
 SEARCH_ID = "tweetbot.search_id"
 TRIAL_NUM = "tweetbot.trial_num"
 TRIAL_STATUS = "tweetbot.trial_status"
-ROUND = "tweetbot.round"  # the DAG round that suggested a trial
+# A digest of a trial's point: trials suggested at the same instant never share one.
+POINT = "tweetbot.point"
 FAILURE_REASON = "tweetbot.failure_reason"
 PARENT_RUN_ID = "mlflow.parentRunId"  # MLflow's own: nests trials under their search
 

@@ -1,9 +1,19 @@
-"""Propose a search's next trials from what MLflow holds of it.
+"""A search's next trial, suggested when the trial starts.
 
-Called once per round by the DAG (``suggest_r*``) and whenever a slot frees up
-by the local driver (``training.search``). Each suggestion is recorded as a
-pending trial run at once, so a crash never loses one and a re-run never
-duplicates one.
+Every trial of a search is suggested by the trial itself, as it starts
+(``next_trial``): the DAG's trial tasks, a Kubernetes pod and the local driver
+(``training.search``) all run the same ``python -m training.trial``, so a free
+slot starts the next trial at once, conditioned on every trial finished by then
+and with every unfinished one taken. What the suggestion needs is fixed when the
+search opens (``SearchPlan``, kept on its MLflow run), so any process, on any
+machine, suggests from the same plan.
+
+Each suggestion is recorded as a pending trial run at once: a crash never loses
+one, a re-run or retried trial finds its own instead of suggesting again, and a
+search never holds more than ``num_trials`` trials (they are numbered 1 to
+``num_trials``). Two trials suggested at the same instant do not see each other;
+each records the digest of its point and looks again, and one that finds its
+point taken by another draws again.
 """
 
 from __future__ import annotations
@@ -11,62 +21,121 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping
 
-from training.core.config import HyperParams, SearchSettings
-from training.core.records import OK, PRUNED
+from training import tracking
+from training.core import settings
+from training.core.config import Frozen, HyperParams, SearchSettings
+from training.core.errors import InputError
+from training.core.records import OK, PRUNED, TrialRecord
 from training.data.splits import fits_splits
 from training.tracking import registry
 from training.tracking.search_store import SearchStore
 from training.tuning.past_trials import PastTrials
 from training.tuning.space import SearchSpace
 
+# Draws after a clash before a trial gives up: a clash needs two trials drawing
+# the same point at the same instant, so one more draw nearly always settles it.
+MAX_CLASHES = 20
 
-def suggest_trials(store: SearchStore, space: SearchSpace, search: SearchSettings,
-                   k: int, round_index: int | None = None, *,
-                   split_bytes: Mapping[str, int] | None = None,
-                   max_train_chars: int | None = None,
-                   past: PastTrials | None = None) -> list[tuple[int, HyperParams]]:
-    """Record up to ``k`` new trials (status pending) and return them;
-    ``round_index``: the DAG round suggesting them.
 
-    Conditioned on every finished trial of the search as MLflow holds it;
-    unfinished ones count as pending. Never exceeds ``num_trials`` in total.
-    ``split_bytes`` (name: size, as ``validate_splits`` measured them): no point
-    whose batch is longer than a split is suggested, warm starts included.
-    ``past``: finished trials of an earlier search (``past_trials``), learnt
-    from like this search's own.
-    """
-    records = store.trials()
-    k = min(k, search.num_trials - len(records))
-    if k <= 0:
-        return []
-    # hyperopt takes seconds to import; a round with nothing left to suggest skips it.
+class NoPointLeft(InputError):
+    """The space holds no point that has not been tried, taken or found unable to run."""
+
+
+class SearchPlan(Frozen):
+    """What suggesting any trial of a search needs, fixed when the search opens.
+
+    ``split_bytes`` (name: size, as the splits were measured): no point whose
+    batch is longer than a split (or than ``max_train_chars``) is suggested.
+    ``past``: finished trials of an earlier search, learnt from like this
+    search's own. ``seeded``: the first trials' points, chosen when the search
+    opened (warm start: the champion's and the best of earlier searches)."""
+
+    space: SearchSpace
+    search: SearchSettings
+    split_bytes: dict[str, int] | None = None
+    max_train_chars: int | None = None
+    past: PastTrials = PastTrials()
+    seeded: tuple[HyperParams, ...] = ()
+
+    def runs_here(self, hyperparams: HyperParams) -> bool:
+        return self.split_bytes is None or fits_splits(hyperparams, self.split_bytes,
+                                                       self.max_train_chars)
+
+
+def open_search(store: SearchStore, space: SearchSpace, search: SearchSettings, *,
+                split_bytes: Mapping[str, int] | None = None,
+                max_train_chars: int | None = None,
+                past: PastTrials | None = None) -> SearchPlan:
+    """The search's plan, chosen and kept on its run the first time; the one kept
+    when the search was opened before (a re-run continues the same search)."""
+    kept = store.load_plan()
+    if kept is not None:
+        return SearchPlan.from_json(kept)
+    plan = SearchPlan(space=space, search=search,
+                      split_bytes=dict(split_bytes) if split_bytes is not None else None,
+                      max_train_chars=max_train_chars, past=past or PastTrials())
+    if search.warm_start:
+        seeded = [params for params in warm_start_points(store, search.warm_start)
+                  if plan.runs_here(params)]
+        plan = plan.model_copy(update={"seeded": tuple(seeded[:search.num_trials])})
+    store.save_plan(plan.to_json())
+    return plan
+
+
+def search_plan(store: SearchStore) -> SearchPlan:
+    """The plan kept when the search opened; a search never opened in this store
+    (a trial pointed at another MLflow store, say) is refused."""
+    kept = store.load_plan()
+    if kept is None:
+        raise InputError(f"search {store.search_id} has no plan in {tracking.tracking_uri()} "
+                         f"(experiment {settings.experiment_name()}): a search is opened "
+                         f"(the DAG's start_search, or training.search) before its trials run")
+    return SearchPlan.from_json(kept)
+
+
+def next_trial(store: SearchStore, plan: SearchPlan, trial_num: int) -> TrialRecord:
+    """Trial ``trial_num`` as recorded, or, the first time, suggested and recorded now."""
+    record = store.find_trial(trial_num)
+    if record is not None:
+        return record
+    if not 1 <= trial_num <= plan.search.num_trials:
+        raise InputError(f"--trial-num {trial_num}: search {store.search_id} has trials "
+                         f"1 to {plan.search.num_trials}")
+    if trial_num <= len(plan.seeded):
+        store.create_trial(trial_num, plan.seeded[trial_num - 1])
+        return store.find_trial(trial_num)
+    # hyperopt takes a second or two to import: only a trial to suggest pays for it.
     from training.tuning.sampler import HyperoptSampler, Observation
 
-    def runs_here(params: HyperParams) -> bool:
-        return split_bytes is None or fits_splits(params, split_bytes, max_train_chars)
-
+    space = plan.space
+    records = store.trials()
     observations = [Observation(space.point_of(t.hyperparams), t.val_loss)
-                    for t in (past.trials if past else ())]
+                    for t in plan.past.trials]
     observations += [Observation(space.point_of(r.hyperparams),
                                  r.val_loss if r.status in (OK, PRUNED) else None)
                      for r in records if r.finished]
     taken = [space.point_of(r.hyperparams) for r in records if not r.finished]
-    chosen: list[HyperParams] = []
-    if not records and search.warm_start:
-        chosen = [params for params in warm_start_points(store, search.warm_start)
-                  if runs_here(params)][:k]
-        taken += [space.point_of(params) for params in chosen]
-    seed = search.sampler_seed
+    taken += [space.point_of(params) for params in plan.seeded]
+    search = plan.search
+    seed = seed_for(store.search_id) if search.sampler_seed is None else search.sampler_seed
+    # Its own seed per trial: trials suggesting at once, from the same history,
+    # draw different points.
     sampler = HyperoptSampler(space, search.algorithm, search.n_startup_jobs,
-                              seed_for(store.search_id) if seed is None else seed,
-                              feasible=lambda point: runs_here(space.to_hyperparams(point)))
-    points = sampler.suggest(observations, taken, k - len(chosen))
-    chosen += [space.to_hyperparams(point) for point in points]
-    first = max((r.trial_num for r in records), default=0) + 1
-    trials = list(enumerate(chosen, start=first))
-    for trial_num, params in trials:
-        store.create_trial(trial_num, params, round_index)
-    return trials
+                              (seed + trial_num) % 2**31,
+                              feasible=lambda point: plan.runs_here(space.to_hyperparams(point)))
+    for _ in range(MAX_CLASHES):
+        points = sampler.suggest(observations, taken, 1)
+        if not points:
+            raise NoPointLeft(f"search {store.search_id}: the search space holds no point "
+                              f"for trial {trial_num} that was not tried or taken already")
+        point = points[0]
+        run_id = store.create_trial(trial_num, space.to_hyperparams(point), _digest(point))
+        if not store.holders_of(_digest(point), other_than=run_id):
+            return store.find_trial(trial_num)
+        store.discard_trial(run_id)
+        taken.append(point)
+    raise NoPointLeft(f"search {store.search_id}: trial {trial_num} drew a point another "
+                      f"trial took at the same instant {MAX_CLASHES} times")
 
 
 def warm_start_points(store: SearchStore, limit: int) -> list[HyperParams]:
@@ -87,3 +156,9 @@ def seed_for(search_id: str) -> int:
     re-run draws its own points again and tonight's search differs from last
     night's."""
     return int.from_bytes(hashlib.sha256(search_id.encode()).digest()[:4], "big") >> 1
+
+
+def _digest(point: Mapping) -> str:
+    from training.tuning.sampler import point_key
+
+    return hashlib.sha256(repr(point_key(point)).encode()).hexdigest()[:32]

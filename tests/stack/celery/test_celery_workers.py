@@ -21,7 +21,7 @@ from .wipe_between_tasks import WIPE_LOG
 pytestmark = [pytest.mark.slow, pytest.mark.stack]
 def trains(task_id: str) -> bool:
     """The steps that train, on the GPU queue: the trials and the base model."""
-    return task_id.startswith("trial_r") or task_id == "train_base_model"
+    return task_id in ("trial", "train_base_model")
 
 
 def worker_of(instance: dict) -> str:
@@ -38,17 +38,13 @@ def kill_machine(pid: int) -> None:
 
 
 def a_trial_training(airflow, run_id: str, search) -> dict | None:
-    """A second-round trial task running on a GPU worker whose trial has begun
-    training (its MLflow record says running)."""
-    from training.core.records import Step
-
+    """A trial task after the first two (started when a slot freed), running on a
+    GPU worker, whose trial has begun training (its MLflow record says running)."""
     running = [ti for ti in airflow.task_instances(TRAINING, run_id)
-               if ti["task_id"] == "trial_r1" and ti["state"] == "running" and ti["hostname"]]
-    if not running:
-        return None
-    steps = [Step.from_json(step) for step in airflow.xcom(TRAINING, run_id, "suggest_r1")]
+               if ti["task_id"] == "trial" and ti["map_index"] >= 2
+               and ti["state"] == "running" and ti["hostname"]]
     for instance in running:
-        trial_num = int(steps[instance["map_index"]].name.removeprefix("trial-"))
+        trial_num = instance["map_index"] + 1
         record = search.find_trial(trial_num)
         if record is not None and record.status == "running":
             return {**instance, "trial_num": trial_num}
@@ -57,7 +53,7 @@ def a_trial_training(airflow, run_id: str, search) -> dict | None:
 
 @pytest.fixture(scope="package")
 def celery_run(clients, splits_in_s3) -> dict:
-    """The run, with one GPU worker killed while it trains a trial of round 2."""
+    """The run, with one GPU worker killed while it trains its third or fourth trial."""
     airflow = clients.airflow
     from training.pipeline.run_config import search_id_for
     from training.tracking.search_store import SearchStore
@@ -67,7 +63,7 @@ def celery_run(clients, splits_in_s3) -> dict:
     with mlflow_on(clients):
         search = SearchStore(search_id_for(run_id))
         victim = wait_until(lambda: a_trial_training(airflow, run_id, search), 900,
-                            "a second-round trial training on a GPU worker")
+                            "a third or fourth trial training on a GPU worker")
     name = worker_of(victim)
     kill_machine(clients.stack.pids[f"airflow-worker-{name}"])
     finished = airflow.wait_for_run(TRAINING, run_id, timeout=900)
@@ -84,7 +80,7 @@ def test_trials_ran_on_both_gpu_workers_and_the_rest_on_the_cpu_worker(clients, 
            for attempt in airflow.tries(TRAINING, run_id, ti)]
     gpu = [t for t in ran if trains(t["task_id"])]
     cpu = [t for t in ran if not trains(t["task_id"])]
-    trials = [t for t in gpu if t["task_id"].startswith("trial_r")]
+    trials = [t for t in gpu if t["task_id"] == "trial"]
     assert {worker_of(t) for t in trials} == {"gpu-1", "gpu-2"}
     assert {worker_of(t) for t in gpu} <= {"gpu-1", "gpu-2"}
     assert {t["queue"] for t in gpu} == {"tweetbot_gpu"}
@@ -104,7 +100,7 @@ def test_the_killed_workers_trial_was_retried_on_the_other_and_continued(
     assert [(worker_of(t), t["state"]) for t in tries] == [
         (celery_run["killed"], "failed"),
         ("gpu-2" if celery_run["killed"] == "gpu-1" else "gpu-1", "success")]
-    result = airflow.xcom(TRAINING, run_id, "trial_r1", victim["map_index"])
+    result = airflow.xcom(TRAINING, run_id, "trial", victim["map_index"])
     record = SearchStore(search_id_for(run_id)).find_trial(victim["trial_num"])
     # The same MLflow run, created when the trial was suggested, carried on.
     assert result["run_id"] == record.run_id and record.status in ("ok", "pruned")
