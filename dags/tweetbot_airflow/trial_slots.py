@@ -10,7 +10,7 @@ a number of at most ended + ``parallel``, so at most ``parallel`` run. The
 scheduler starts mapped tasks in number order, and the ``tweetbot_trials`` pool
 caps trials across runs, so with the pool's slots at ``parallel`` or fewer no task
 waits here at all; one that is early (more pool slots than ``parallel``) gives its
-worker and pool slot back and looks again in a few seconds, as a sensor in
+worker and pool slot back and looks again in half a minute, as a sensor in
 reschedule mode does. A trial task that ended before its trial started counts as
 ended, so a search never waits for a trial that will not run.
 """
@@ -25,7 +25,12 @@ from training.core.records import Step
 
 # The states in which a trial task will not run (again) without a person clearing it.
 ENDED = ["success", "failed", "skipped", "upstream_failed", "removed"]
-LOOK_AGAIN_SECONDS = 5
+# Not sooner: Airflow 3.3's scheduler fails a rescheduled task whose next start
+# comes before it has read the executor's report that the previous start exited
+# ("finished with state success, but the task instance's state attribute is
+# scheduled": killed externally, a retry spent). On two busy cores that report
+# was read 5 s late, so a 5 s wait lost the race; 30 s leaves a wide margin.
+LOOK_AGAIN_SECONDS = 30
 
 
 def wait_for_a_slot(context, step: Step) -> None:

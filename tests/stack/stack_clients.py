@@ -53,11 +53,7 @@ def free_ports(count: int) -> list[int]:
 
 
 SCHEDULE_NOT_DURING_TESTS = "0 0 1 1 *"  # New Year's midnight, UTC
-# Seconds an approval waits. A test answers once the API shows the task waiting,
-# which on two busy cores can be well after the timeout's clock started; an answer
-# that lands as the timeout fires loses to the default (Airflow's HITLTrigger reads
-# the response, then writes the default), as a run of this suite saw with 60.
-APPROVAL_TIMEOUT = 120
+APPROVAL_TIMEOUT = 60  # seconds an approval waits; tests answer within seconds
 DAG_ENVIRONMENT = {
     # A suite that spans 03:00 UTC would otherwise see the nightly run appear
     # among the runs it counts.
