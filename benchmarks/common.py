@@ -10,7 +10,10 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import statistics
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -84,3 +87,28 @@ def section_parser(doc: str) -> argparse.ArgumentParser:
 
 def emit(result: dict) -> None:
     print(json.dumps(result))
+
+
+def run_unit(module: str, name: str, arguments: list[str], scratch: Path,
+             quick: bool) -> dict:
+    """One unit of a long benchmark (a search and its model, say): its kept
+    result, or the unit run now, in a fresh process, which keeps it. A benchmark
+    of hours thus runs in parts: run it again with the same scratch folder and
+    it continues where it stopped. The unit runs as ``python -m <module> --scratch
+    <scratch> --unit <arguments> <home> <result>``, ``home`` a folder of its own."""
+    path = scratch / "units" / f"{name}.json"
+    if not path.is_file():
+        home = scratch / "homes" / name
+        if home.exists():
+            shutil.rmtree(home)  # an unfinished earlier attempt: start it again
+        log = scratch / "logs" / f"{name}.log"
+        for folder in (path.parent, log.parent):
+            folder.mkdir(parents=True, exist_ok=True)
+        command = [sys.executable, "-m", module, "--scratch", str(scratch), "--unit",
+                   *arguments, str(home), str(path), *(["--quick"] if quick else [])]
+        print(f"-- {name}", file=sys.stderr, flush=True)
+        with open(log, "w") as output:
+            subprocess.run(command, cwd=REPO, check=True, stdout=output,
+                           stderr=subprocess.STDOUT,
+                           env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    return json.loads(path.read_text())

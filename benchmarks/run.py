@@ -25,10 +25,10 @@ from pathlib import Path
 from benchmarks.common import REPO, default_corpus
 
 SECTIONS = ("data_path", "training_speed", "evaluation", "orchestration", "search_cost",
-            "search_quality", "slot_use")
-# slot_use starts the whole stack three times (about an hour): run when asked for,
-# `--sections slot_use`.
-DEFAULT_SECTIONS = SECTIONS[:-1]
+            "search_quality", "slot_use", "search_peers")
+# slot_use starts the whole stack three times (about an hour), search_peers runs
+# 24 searches and models (hours): each runs when asked for, `--sections slot_use`.
+DEFAULT_SECTIONS = SECTIONS[:-2]
 # The round-based search (before the DAG's trials were suggested as they start),
 # measured once by benchmarks.slot_use at its last commit: that code is gone.
 ROUNDS = REPO / "benchmarks" / "slot_use_rounds.json"
@@ -72,7 +72,7 @@ def _n(value: float) -> str:
 
 
 def render(results: dict, args) -> str:
-    data, train, evaluation, orchestration, search, quality, slots = (
+    data, train, evaluation, orchestration, search, quality, slots, peers = (
         results.get(name) for name in SECTIONS)
     lines = [
         "# Benchmarks",
@@ -171,6 +171,8 @@ def render(results: dict, args) -> str:
     if slots:
         rounds = json.loads(ROUNDS.read_text()) if ROUNDS.is_file() else None
         lines += slot_use_lines(slots, rounds)
+    if peers:
+        lines += search_peers_lines(peers)
     raw = args.output.with_suffix(".json").name
     lines += [f"Raw results, with when each section ran: `{raw}`.", ""]
     return "\n".join(lines)
@@ -385,8 +387,61 @@ def slot_use_lines(now: dict, rounds: dict | None) -> list[str]:
           f"{pair(c, 'to_first_epoch_seconds', '.1f')} | "
           f"{pair(c, 'suggest_task_seconds', '.1f')} | "
           f"{pair(c, 'trial_task_seconds', '.0f')} |" for c in now["cases"]),
+        "",
+        "One search per case, so one draw of the sampler: which points a search draws "
+        "decides its champion's test loss and how long its trials take (the trial task "
+        "seconds), and so part of its wall-clock. Slot use does not depend on the draw; "
+        "the champion's loss needs several seeds to compare, and this section has one.",
     ]
     return [*lines, ""]
+
+
+PEERS = {"tutorial": "(a) the tutorial's configuration", "nightly": "(b) the nightly search",
+         "optuna": "(c) Optuna", "random": "random search (the tutorial's)"}
+
+
+def search_peers_lines(peers: dict) -> list[str]:
+    """Section 10: the night's champion against the tutorial's model and Optuna."""
+    lines = [
+        "## 10. The night's champion against its peers",
+        "",
+        "`benchmarks.search_peers`: per corpus and seed, (a) the tutorial's hand-picked "
+        "configuration, (b) `tweetbot_training`'s search with its default parameters, "
+        "(c) Optuna (TPE with constant liar, multivariate; Hyperband) on the same space, "
+        "splits, trials and epochs per trial, and the tutorial's random search; each "
+        "search's winner and (a) trained by the base model's rule and scored on the test "
+        "split. Trial-epochs to reach: the trial-epochs a search spent, in the order its "
+        f"trials finished, before one came within {peers['within']:.0%} of the random "
+        "search's best val_loss.",
+        "",
+    ]
+    for name, corpus in peers["corpora"].items():
+        rows, seeds = corpus["rows"], corpus["seeds"]
+
+        lines += [
+            f"**{name}** ({corpus['train_bytes'] / 1e3:,.0f} kB train split; seeds "
+            f"{', '.join(map(str, seeds))}; values per seed)",
+            "",
+            "| | champion test loss | median | trial-epochs | trial-seconds | "
+            "trial-epochs to reach |",
+            "| --- | --- | ---: | --- | --- | --- |",
+            *(f"| {PEERS[v]} | {_per_seed(rows[v], 'test_loss', '.4f')} | "
+              f"{_maybe(rows[v]['median_test_loss'], '.4f')} | "
+              f"{_per_seed(rows[v], 'trial_epochs', 'd') if v != 'tutorial' else '-'} | "
+              f"{_per_seed(rows[v], 'trial_seconds', '.0f') if v != 'tutorial' else '-'} | "
+              f"{_per_seed(rows[v], 'epochs_to_random_best', 'd') if v != 'tutorial' else '-'}"
+              " |" for v in PEERS),
+            "",
+        ]
+    return lines
+
+
+def _per_seed(row: dict, key: str, form: str) -> str:
+    return " / ".join(_maybe(seed.get(key), form) for seed in row["seeds"])
+
+
+def _maybe(value: float | None, form: str) -> str:
+    return "-" if value is None else format(value, form)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -397,8 +452,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sections", nargs="*", choices=SECTIONS,
                         default=list(DEFAULT_SECTIONS),
                         help="run only these; the others keep their last results (none: "
-                             "only write RESULTS.md again from RESULTS.json; slot_use runs "
-                             "only when named)")
+                             "only write RESULTS.md again from RESULTS.json; slot_use and "
+                             "search_peers run only when named)")
     parser.add_argument("--quick", action="store_true",
                         help="tiny sizes and one config: checks the benchmarks run")
     parser.add_argument("--scratch", type=Path, default=None,

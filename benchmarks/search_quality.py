@@ -35,13 +35,10 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
-import subprocess
-import sys
 import time
 from pathlib import Path
 
-from benchmarks.common import REPO, emit, make_splits, median, section_parser
+from benchmarks.common import emit, make_splits, median, run_unit, section_parser
 from training.core.atomic import write_atomically
 
 SEEDS = (1, 2, 3)
@@ -70,6 +67,7 @@ def unit(variant: str, seed: int, splits: Path, home: Path, quick: bool) -> dict
     os.environ["TWEETBOT_HOME"] = str(home)
     from training.core.config import FitSettings, HyperParams, PruningSettings, SearchSettings
     from training.pipeline.evaluation import evaluate
+    from training.tuning.space import SearchSpace
 
     num_trials, max_epochs = QUICK_SEARCH if quick else (NUM_TRIALS, MAX_EPOCHS)
     cap, today_epochs = (2, 1) if quick else (CONVERGED_CAP, TODAY_BASE_EPOCHS)
@@ -81,9 +79,11 @@ def unit(variant: str, seed: int, splits: Path, home: Path, quick: bool) -> dict
     search = SearchSettings(num_trials=num_trials, parallel=PARALLEL,
                             sampler_seed=None if "seed" in changes else 0)
     pruning = PruningSettings(prune_at_chance="chance_pruning" in changes)
+    space = (SearchSpace.load() if "learning_rates" in changes
+             else SearchSpace.from_mapping(TUTORIAL_SPACE))
     trials, chosen = run_search(f"night-{seed}", splits, search, pruning,
-                                FitSettings(num_epochs=max_epochs),
-                                "learning_rates" in changes, "feasible" in changes)
+                                FitSettings(num_epochs=max_epochs), space,
+                                feasible="feasible" in changes)
     result = {"trials": trials, "chosen": chosen["trial_num"], "bases": {}}
     if chosen["params"] is None:
         return result  # no trial succeeded: no champion
@@ -98,26 +98,39 @@ def unit(variant: str, seed: int, splits: Path, home: Path, quick: bool) -> dict
     return result
 
 
-def run_search(search_id: str, splits: Path, search, pruning, fit, learning_rates: bool,
-               feasible: bool) -> tuple[list[dict], dict]:
+def run_search(search_id: str, splits: Path, search, pruning, fit, space, policy=None,
+               feasible: bool = True) -> tuple[list[dict], dict]:
+    """One search by ``training.search``'s driver: its trials (each with its
+    process's seconds and when it finished) and the trial ``policy`` chooses."""
     from training.core.config import SelectionPolicy
     from training.pipeline.local_search import LocalSearch, measure_splits
     from training.tuning.report import finish_search
     from training.tuning.selection import NoTrialSucceeded
-    from training.tuning.space import SearchSpace
 
-    space = SearchSpace.load() if learning_rates else SearchSpace.from_mapping(TUTORIAL_SPACE)
+    class TimedSearch(LocalSearch):
+        """The driver, noting each trial process's wall time as it ends."""
+
+        timing: dict[int, tuple[float, float]] = {}
+
+        def _run_trial(self, trial_num):
+            started = time.time()
+            outcome = super()._run_trial(trial_num)
+            self.timing[trial_num] = (time.time() - started, time.time())
+            return outcome
+
     sizes = measure_splits(str(splits), space, fit)
-    driver = LocalSearch(search_id, str(splits), space, search, fit, pruning,
+    driver = TimedSearch(search_id, str(splits), space, search, fit, pruning,
                          report=lambda line: print(line, flush=True),
                          split_bytes=sizes if feasible else None)
     driver.run()
     trials = [{"trial_num": t.trial_num, "status": t.status, "val_loss": t.val_loss,
                "num_epochs": t.num_epochs, "avg_epoch_seconds": t.avg_epoch_seconds,
-               "failure_reason": t.failure_reason, "params": t.hyperparams.to_dict()}
+               "failure_reason": t.failure_reason, "params": t.hyperparams.to_dict(),
+               "seconds": driver.timing.get(t.trial_num, (None, None))[0],
+               "finished_at": driver.timing.get(t.trial_num, (None, None))[1]}
               for t in driver.store.trials()]
     try:
-        chosen = finish_search(driver.store, SelectionPolicy(), fit.num_epochs).trial
+        chosen = finish_search(driver.store, policy or SelectionPolicy(), fit.num_epochs).trial
     except NoTrialSucceeded:
         return trials, {"trial_num": None, "params": None}
     return trials, {"trial_num": chosen.trial_num, "params": chosen.hyperparams.to_dict()}
@@ -135,27 +148,6 @@ def base_model(params, splits: Path, folder: Path, fit, evaluate) -> dict:
     return {"epochs": state.epochs_done, "stop_reason": state.stop_reason,
             "best_val_loss": state.best.val_loss, "test_loss": test.test_loss,
             "seconds": time.perf_counter() - started}
-
-
-def run_unit(variant: str, seed: int, splits: Path, scratch: Path, quick: bool) -> dict:
-    """The unit's kept result, or run it in a fresh process, which keeps it."""
-    path = scratch / "units" / f"{variant}-{seed}.json"
-    if not path.is_file():
-        home = scratch / "homes" / f"{variant}-{seed}"
-        if home.exists():
-            shutil.rmtree(home)  # an unfinished earlier attempt: start it again
-        log = scratch / "logs" / f"{variant}-{seed}.log"
-        for folder in (path.parent, log.parent):
-            folder.mkdir(parents=True, exist_ok=True)
-        command = [sys.executable, "-m", "benchmarks.search_quality", "--scratch",
-                   str(scratch), "--unit", variant, str(seed), str(splits), str(home),
-                   str(path), *(["--quick"] if quick else [])]
-        print(f"-- {variant}, seed {seed}", file=sys.stderr, flush=True)
-        with open(log, "w") as output:
-            subprocess.run(command, cwd=REPO, check=True, stdout=output,
-                           stderr=subprocess.STDOUT,
-                           env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
-    return json.loads(path.read_text())
 
 
 def row(name: str, units: list[dict], base: str) -> dict:
@@ -204,7 +196,8 @@ def main() -> None:
                          max_bytes=20_000 if args.quick else None)
     seeds = args.seeds[:1] if args.quick else args.seeds
     # Seed by seed, so that a benchmark stopped half-way holds whole seeds.
-    by_seed = [{variant: run_unit(variant, seed, splits, args.scratch, args.quick)
+    by_seed = [{variant: run_unit("benchmarks.search_quality", f"{variant}-{seed}",
+                                  [variant, str(seed), str(splits)], args.scratch, args.quick)
                 for variant in (*VARIANTS, "tutorial_defaults")} for seed in seeds]
     units = {variant: [results[variant] for results in by_seed]
              for variant in by_seed[0]}

@@ -95,3 +95,77 @@ def test_slot_use_is_trial_seconds_over_slots_times_the_search_span():
          "cases": [case]},
         {"code": "a commit", "cases": [{**case, **rounds, "test_loss": 2.0}]}))
     assert "| LocalExecutor | 2 | 0.556 | 1.000 | 19 | 12 | 2.0000 | 1.9000 |" in report
+
+
+PEER_SPACE = {"batch_size": {"choice": [8, 16]}, "seq_len": 16, "embedding_size": 8,
+              "rnn_size": {"choice": [16, 32]}, "num_layers": 1, "drop_rate": 0.0,
+              "clip_norm": 5.0,
+              "optimizer": {"choice": {"adam": {"learning_rate": {"loguniform": [0.005, 0.02]}},
+                                       "rmsprop": {"learning_rate": 0.01}}}}
+
+
+def test_the_optuna_peer_asks_for_tweetbots_space_define_by_run():
+    import optuna
+
+    from benchmarks.optuna_search import suggest
+    from training.tuning.space import SearchSpace
+
+    space = SearchSpace.from_mapping(PEER_SPACE)
+    adam = suggest(optuna.trial.FixedTrial({"batch_size": 16, "rnn_size": 32,
+                                            "optimizer": "adam",
+                                            "learning_rate|adam": 0.007}), space)
+    assert (adam.optimizer, adam.learning_rate, adam.rnn_size) == ("adam", 0.007, 32)
+    rmsprop = suggest(optuna.trial.FixedTrial({"batch_size": 16, "rnn_size": 16,
+                                               "optimizer": "rmsprop"}), space)
+    assert (rmsprop.learning_rate, rmsprop.seq_len) == (0.01, 16)  # the branch's fixed
+    assert space.contains(adam) and space.contains(rmsprop)
+
+
+@pytest.mark.slow
+def test_the_optuna_peer_runs_its_trials_through_the_trainer(tmp_path, sample_splits):
+    """Two trials at once, each a ``training.train`` process whose epochs the
+    study reads as they are saved."""
+    from benchmarks.optuna_search import OptunaSearch
+    from training.core.config import FitSettings, HyperParams
+    from training.tuning.space import SearchSpace
+
+    space = SearchSpace.from_mapping(PEER_SPACE)
+    trials, chosen = OptunaSearch(sample_splits, tmp_path / "study", space,
+                                  FitSettings(num_epochs=2), num_trials=2, parallel=2,
+                                  seed=3).run()
+    assert sorted(t["trial_num"] for t in trials) == [1, 2]
+    for trial in trials:
+        assert space.contains(HyperParams.from_mapping(trial["params"]))
+        assert trial["status"] in ("ok", "pruned") and 1 <= trial["num_epochs"] <= 2, trial
+        assert math.isfinite(trial["val_loss"]) and trial["avg_epoch_seconds"] > 0
+    finished = [t for t in trials if t["status"] == "ok"]
+    assert chosen["trial_num"] == min(finished, key=lambda t: t["val_loss"])["trial_num"]
+
+
+def test_search_peers_counts_trial_epochs_to_the_random_searchs_best():
+    from benchmarks.run import search_peers_lines
+    from benchmarks.search_peers import corpus_rows, epochs_to_reach
+
+    def trial(num, epochs, val_loss, finished_at, seconds=10.0):
+        return {"trial_num": num, "num_epochs": epochs, "val_loss": val_loss,
+                "status": "ok", "seconds": seconds, "finished_at": finished_at}
+
+    # Finished in the order 2, 1, 3: the target 2.04 is reached by trial 1.
+    nightly = [trial(1, 3, 2.01, 20), trial(2, 1, 3.5, 10), trial(3, 3, 1.9, 30)]
+    assert epochs_to_reach(nightly, 2.04) == 4 and epochs_to_reach(nightly, 1.0) is None
+    random = [trial(1, 3, 2.0, 5), trial(2, 3, 2.5, 6)]
+    units = {"tutorial": [{"trials": [], "base": {"test_loss": 1.90, "epochs": 38}}],
+             "nightly": [{"trials": nightly, "base": {"test_loss": 1.80, "epochs": 30}}],
+             "optuna": [{"trials": [trial(1, 2, 3.0, 1)]}],  # no trial succeeded
+             "random": [{"trials": random, "base": {"test_loss": 1.95, "epochs": 20}}]}
+    rows = corpus_rows(units)
+    assert rows["nightly"]["seeds"][0] == {
+        "test_loss": 1.80, "base_epochs": 30, "trial_epochs": 7, "trial_seconds": 30.0,
+        "failed": 0, "epochs_to_random_best": 4}
+    assert rows["random"]["seeds"][0]["epochs_to_random_best"] == 3
+    assert rows["optuna"]["median_test_loss"] is None
+    report = "\n".join(search_peers_lines({"within": 0.02, "corpora": {"motivational": {
+        "seeds": [1], "train_bytes": 230_000, "rows": rows}}}))
+    assert "| (b) the nightly search | 1.8000 | 1.8000 | 7 | 30 | 4 |" in report
+    assert "| (a) the tutorial's configuration | 1.9000 | 1.9000 | - | - | - |" in report
+    assert "| (c) Optuna | - | - | 2 | 10 | - |" in report

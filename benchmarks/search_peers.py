@@ -1,0 +1,176 @@
+"""The night's champion against its peers, on corpora the defaults were not tuned on.
+
+    .venv/bin/python -m benchmarks.search_peers --scratch /tmp/bench [--corpora A B]
+
+For each corpus (default: both shared corpora, each split by the project's own
+splitter) and seed, four units, each in a fresh MLflow store and process:
+
+- **tutorial**: the tutorial's hand-picked configuration (``train_cli.py``'s
+  defaults: 1 x 512, embedding 64, batch 128 x seq 32, dropout 0.05, clip 5,
+  RMSprop 0.001), no search.
+- **nightly**: ``tweetbot_training``'s search with the DAG's default parameters
+  (``RunConfig.from_params({})``: its space, trials, trials at once, epochs per
+  trial, pruning and selection), as ``training.search`` runs it.
+- **optuna**: the search a user would write instead (``benchmarks.optuna_search``:
+  TPE with constant liar, multivariate, Hyperband), on the same space, splits,
+  trials, trials at once, epochs per trial and stopping rule; its best trial wins.
+- **random**: the tutorial's own search, random over the same space with no
+  pruning: the yardstick of the cold search. Each search is scored by the
+  trial-epochs it spent, in the order its trials finished, before a trial came
+  within 2 % of the random search's best val_loss.
+
+Each search's winner, and the tutorial's configuration, is then trained by the
+base model's rule (``RunConfig.base_model_fit``: early stopping, learning rate
+halved on plateaus, ``final_epochs`` at most) and scored on the test split. A
+search's cost is its trial-epochs and its trial-seconds (trial processes' wall
+time: GPU-seconds, where trials run on GPUs). Units are kept as they finish, so
+the benchmark, hours on 2 CPU cores, runs in parts (``benchmarks.common.run_unit``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+from pathlib import Path
+
+from benchmarks.common import REPO, emit, make_splits, median, run_unit, section_parser
+from training.core.atomic import write_atomically
+
+CORPORA = tuple(REPO.parent / "shared" / "data" / "tweets" / name
+                for name in ("realdonaldtrump.txt", "motivational.txt"))
+SEEDS = (1, 2, 3)
+VARIANTS = ("tutorial", "nightly", "optuna", "random")
+SEARCHES = VARIANTS[1:]
+WITHIN = 0.02  # the cold search's target: within 2 % of the random search's best
+# --quick: a search of 2 trials of 1 epoch, the base model at most 2 epochs, and
+# the small space the demo uses (the default's largest models take minutes on a CPU).
+QUICK = {"num_trials": 2, "max_epochs": 1, "final_epochs": 2}
+
+
+def unit(variant: str, seed: int, splits: Path, home: Path, quick: bool) -> dict:
+    """One corpus, variant and seed, in this process (``--unit``)."""
+    os.environ["TWEETBOT_HOME"] = str(home)
+    from training.core.config import HyperParams
+    from training.pipeline.evaluation import evaluate
+    from training.pipeline.run_config import RunConfig
+    from training.tuning.space import SearchSpace
+
+    config = RunConfig.from_params(QUICK if quick else {})
+    if quick:
+        config = config.model_copy(update={"space": SearchSpace.load(
+            Path(__file__).parents[1] / "training" / "search_space_cpu.yaml")})
+    result: dict = {"trials": []}
+    if variant == "tutorial":
+        chosen = HyperParams(learning_rate=0.001)  # Keras 2's RMSprop default, explicit
+    else:
+        started = time.perf_counter()
+        trials, picked = SEARCH[variant](config, splits, home, seed)
+        result |= {"trials": trials, "chosen": picked["trial_num"],
+                   "search_seconds": time.perf_counter() - started}
+        if picked["params"] is None:
+            return result  # no trial succeeded: no champion
+        chosen = HyperParams.from_mapping(picked["params"])
+    from benchmarks.search_quality import base_model
+
+    result["base"] = base_model(chosen, splits, home / "base", config.base_model_fit, evaluate)
+    result["params"] = chosen.to_dict()
+    return result
+
+
+def nightly(config, splits: Path, home: Path, seed: int, **changes) -> tuple[list, dict]:
+    from benchmarks.search_quality import run_search
+
+    search = config.search.model_copy(update=changes.get("search", {}))
+    pruning = config.pruning.model_copy(update=changes.get("pruning", {}))
+    return run_search(f"night-{seed}", splits, search, pruning, config.trial_fit,
+                      space=config.space, policy=config.policy)
+
+
+def random_search(config, splits: Path, home: Path, seed: int) -> tuple[list, dict]:
+    return nightly(config, splits, home, seed, search={"algorithm": "random"},
+                   pruning={"pruning": "none", "prune_at_chance": False})
+
+
+def optuna_peer(config, splits: Path, home: Path, seed: int) -> tuple[list, dict]:
+    from benchmarks.optuna_search import OptunaSearch
+    from training.pipeline.local_search import measure_splits
+
+    search = config.search
+    return OptunaSearch(splits, home / "optuna", config.space, config.trial_fit,
+                        search.num_trials, search.parallel, seed,
+                        split_bytes=measure_splits(str(splits), config.space,
+                                                   config.trial_fit),
+                        n_startup_trials=search.n_startup_jobs).run()
+
+
+SEARCH = {"nightly": nightly, "optuna": optuna_peer, "random": random_search}
+
+
+def epochs_to_reach(trials: list[dict], target: float) -> int | None:
+    """Trial-epochs spent, in the order the trials finished, until one's val_loss
+    was at or below ``target``; None if none got there."""
+    spent = 0
+    for trial in sorted(trials, key=lambda t: t.get("finished_at") or t["trial_num"]):
+        spent += trial["num_epochs"]
+        if trial["val_loss"] is not None and trial["val_loss"] <= target:
+            return spent
+    return None
+
+
+def corpus_rows(units: dict[str, list[dict]]) -> dict:
+    """Per variant: the champion's test loss per seed and the search's cost."""
+    rows = {}
+    for variant, results in units.items():
+        seeds = [{"test_loss": r["base"]["test_loss"] if "base" in r else None,
+                  "base_epochs": r["base"]["epochs"] if "base" in r else None,
+                  "trial_epochs": sum(t["num_epochs"] for t in r["trials"]),
+                  "trial_seconds": sum(t.get("seconds") or 0.0 for t in r["trials"]),
+                  "failed": sum(t["status"] == "failed" for t in r["trials"])}
+                 for r in results]
+        losses = [s["test_loss"] for s in seeds if s["test_loss"] is not None]
+        rows[variant] = {"seeds": seeds,
+                         "median_test_loss": median(losses) if losses else None}
+    for position, random in enumerate(units["random"]):
+        best = min((t["val_loss"] for t in random["trials"] if t["val_loss"] is not None),
+                   default=None)
+        for variant in SEARCHES:
+            trials = units[variant][position]["trials"]
+            rows[variant]["seeds"][position]["epochs_to_random_best"] = (
+                None if best is None else epochs_to_reach(trials, best * (1 + WITHIN)))
+    return rows
+
+
+def main() -> None:
+    parser = section_parser(__doc__)
+    parser.add_argument("--unit", nargs=5, help=argparse.SUPPRESS,
+                        metavar=("VARIANT", "SEED", "SPLITS", "HOME", "RESULT"))
+    parser.add_argument("--corpora", type=Path, nargs="+", default=list(CORPORA),
+                        help="raw tweet files (default: both shared corpora)")
+    parser.add_argument("--seeds", type=int, nargs="+", default=list(SEEDS))
+    args = parser.parse_args()
+    if args.unit:
+        variant, seed, splits, home, result = args.unit
+        started = time.perf_counter()
+        outcome = unit(variant, int(seed), Path(splits), Path(home), args.quick)
+        outcome["unit_seconds"] = time.perf_counter() - started
+        write_atomically(Path(result), json.dumps(outcome).encode())
+        return
+    corpora = {}
+    for corpus in args.corpora[:1] if args.quick else args.corpora:
+        name = corpus.stem
+        splits = make_splits(corpus, args.scratch / "splits" / name,
+                             max_bytes=20_000 if args.quick else None)
+        seeds = args.seeds[:1] if args.quick else args.seeds
+        units = {variant: [run_unit("benchmarks.search_peers", f"{name}-{variant}-{seed}",
+                                    [variant, str(seed), str(splits)], args.scratch,
+                                    args.quick)
+                           for seed in seeds] for variant in VARIANTS}
+        corpora[name] = {"seeds": seeds, "train_bytes": (splits / "train.txt").stat().st_size,
+                         "rows": corpus_rows(units), "units": units}
+    emit({"within": WITHIN, "corpora": corpora})
+
+
+if __name__ == "__main__":
+    main()
