@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from training.core.atomic import write_atomically
 from training.split import split_file
 
 REPO = Path(__file__).resolve().parent.parent
@@ -87,6 +88,27 @@ def section_parser(doc: str) -> argparse.ArgumentParser:
 
 def emit(result: dict) -> None:
     print(json.dumps(result))
+
+
+def unit_parser(doc: str) -> argparse.ArgumentParser:
+    """``section_parser`` with the hidden ``--unit`` that ``run_unit`` starts a unit with."""
+    parser = section_parser(doc)
+    parser.add_argument("--unit", nargs=5, help=argparse.SUPPRESS,
+                        metavar=("VARIANT", "SEED", "SPLITS", "HOME", "RESULT"))
+    return parser
+
+
+def ran_unit(args: argparse.Namespace, unit: Callable[..., dict]) -> bool:
+    """When started by ``run_unit`` (``--unit``): run ``unit(variant, seed, splits,
+    home, quick)`` here, keep its result with its seconds, and say so."""
+    if not args.unit:
+        return False
+    variant, seed, splits, home, result = args.unit
+    started = time.perf_counter()
+    outcome = unit(variant, int(seed), Path(splits), Path(home), args.quick)
+    outcome["unit_seconds"] = time.perf_counter() - started
+    write_atomically(Path(result), json.dumps(outcome).encode())
+    return True
 
 
 def run_unit(module: str, name: str, arguments: list[str], scratch: Path,

@@ -29,14 +29,11 @@ the benchmark, hours on 2 CPU cores, runs in parts (``benchmarks.common.run_unit
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
 import time
 from pathlib import Path
 
-from benchmarks.common import REPO, emit, make_splits, median, run_unit, section_parser
-from training.core.atomic import write_atomically
+from benchmarks.common import REPO, emit, make_splits, median, ran_unit, run_unit, unit_parser
 
 CORPORA = tuple(REPO.parent / "shared" / "data" / "tweets" / name
                 for name in ("realdonaldtrump.txt", "motivational.txt"))
@@ -143,19 +140,12 @@ def corpus_rows(units: dict[str, list[dict]]) -> dict:
 
 
 def main() -> None:
-    parser = section_parser(__doc__)
-    parser.add_argument("--unit", nargs=5, help=argparse.SUPPRESS,
-                        metavar=("VARIANT", "SEED", "SPLITS", "HOME", "RESULT"))
+    parser = unit_parser(__doc__)
     parser.add_argument("--corpora", type=Path, nargs="+", default=list(CORPORA),
                         help="raw tweet files (default: both shared corpora)")
     parser.add_argument("--seeds", type=int, nargs="+", default=list(SEEDS))
     args = parser.parse_args()
-    if args.unit:
-        variant, seed, splits, home, result = args.unit
-        started = time.perf_counter()
-        outcome = unit(variant, int(seed), Path(splits), Path(home), args.quick)
-        outcome["unit_seconds"] = time.perf_counter() - started
-        write_atomically(Path(result), json.dumps(outcome).encode())
+    if ran_unit(args, unit):
         return
     corpora = {}
     for corpus in args.corpora[:1] if args.quick else args.corpora:

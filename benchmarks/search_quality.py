@@ -32,14 +32,11 @@ them into ``<scratch>/search_quality/units/`` to add seeds or render again.
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
 import time
 from pathlib import Path
 
-from benchmarks.common import emit, make_splits, median, run_unit, section_parser
-from training.core.atomic import write_atomically
+from benchmarks.common import emit, make_splits, median, ran_unit, run_unit, unit_parser
 
 SEEDS = (1, 2, 3)
 NUM_TRIALS, PARALLEL, MAX_EPOCHS = 8, 2, 3
@@ -179,18 +176,11 @@ AT_CHANCE = 4.5850 * 0.99
 
 
 def main() -> None:
-    parser = section_parser(__doc__)
-    parser.add_argument("--unit", nargs=5, help=argparse.SUPPRESS,
-                        metavar=("VARIANT", "SEED", "SPLITS", "HOME", "RESULT"))
+    parser = unit_parser(__doc__)
     parser.add_argument("--seeds", type=int, nargs="+", default=list(SEEDS),
                         help="the seeds to run (default: 1 2 3)")
     args = parser.parse_args()
-    if args.unit:
-        variant, seed, splits, home, result = args.unit
-        started = time.perf_counter()
-        outcome = unit(variant, int(seed), Path(splits), Path(home), args.quick)
-        outcome["unit_seconds"] = time.perf_counter() - started
-        write_atomically(Path(result), json.dumps(outcome).encode())
+    if ran_unit(args, unit):
         return
     splits = make_splits(args.corpus, args.scratch / "splits",
                          max_bytes=20_000 if args.quick else None)
