@@ -25,10 +25,11 @@ from pathlib import Path
 from benchmarks.common import REPO, default_corpus
 
 SECTIONS = ("data_path", "training_speed", "evaluation", "orchestration", "search_cost",
-            "search_quality", "slot_use", "search_peers")
-# slot_use starts the whole stack three times (about an hour), search_peers runs
-# 24 searches and models (hours): each runs when asked for, `--sections slot_use`.
-DEFAULT_SECTIONS = SECTIONS[:-2]
+            "search_quality", "slot_use", "search_rounds", "search_peers")
+# slot_use starts the whole stack three times (about an hour), search_rounds and
+# search_peers run 12 and 24 searches and models (hours): each runs when asked
+# for, `--sections slot_use`.
+DEFAULT_SECTIONS = SECTIONS[:-3]
 # The round-based search (before the DAG's trials were suggested as they start),
 # measured once by benchmarks.slot_use at its last commit: that code is gone.
 ROUNDS = REPO / "benchmarks" / "slot_use_rounds.json"
@@ -72,7 +73,7 @@ def _n(value: float) -> str:
 
 
 def render(results: dict, args) -> str:
-    data, train, evaluation, orchestration, search, quality, slots, peers = (
+    data, train, evaluation, orchestration, search, quality, slots, rounds, peers = (
         results.get(name) for name in SECTIONS)
     lines = [
         "# Benchmarks",
@@ -169,8 +170,10 @@ def render(results: dict, args) -> str:
     if quality:
         lines += search_quality_lines(quality)
     if slots:
-        rounds = json.loads(ROUNDS.read_text()) if ROUNDS.is_file() else None
-        lines += slot_use_lines(slots, rounds)
+        lines += slot_use_lines(slots, json.loads(ROUNDS.read_text())
+                                if ROUNDS.is_file() else None)
+    if rounds:
+        lines += search_rounds_lines(rounds)
     if peers:
         lines += search_peers_lines(peers)
     raw = args.output.with_suffix(".json").name
@@ -393,6 +396,33 @@ def slot_use_lines(now: dict, rounds: dict | None) -> list[str]:
         "seconds), and so part of its wall-clock. Slot use does not depend on the draw; "
         "the champion's loss needs several seeds to compare, and this section has one.",
     ]
+    return [*lines, ""]
+
+
+def search_rounds_lines(rounds: dict) -> list[str]:
+    """Section 9, continued: the champion in rounds and without, over seeds and corpora."""
+    lines = [
+        "### Rounds against no rounds, over seeds and corpora",
+        "",
+        "`benchmarks.search_rounds`: the nightly default search (the DAG's default "
+        f"parameters, {rounds['parallel']} trials at a time) by `training.search`'s driver, "
+        "in rounds (a round's trials start together and the next round waits for its "
+        "slowest) and as now (a trial starts, and suggests itself, as soon as a slot "
+        "frees); the same search id, so the same sampler seed. Each winner trained by the "
+        "base model's rule and scored on the test split. Values per seed "
+        f"({', '.join(map(str, rounds['seeds']))}); slot use and wall-clock are the driver's "
+        "own, from its trial processes' start and end.",
+        "",
+        "| corpus | search | champion test loss | median | trial-epochs | search s | "
+        "slot use |",
+        "| --- | --- | --- | ---: | --- | --- | --- |",
+    ]
+    for name, modes in rounds["corpora"].items():
+        lines += [f"| {name} | {mode} | {_per_seed(row, 'test_loss', '.4f')} | "
+                  f"{_maybe(row['median_test_loss'], '.4f')} | "
+                  f"{_per_seed(row, 'trial_epochs', 'd')} | "
+                  f"{_per_seed(row, 'search_seconds', '.0f')} | "
+                  f"{_per_seed(row, 'slot_use', '.2f')} |" for mode, row in modes.items()]
     return [*lines, ""]
 
 

@@ -96,15 +96,16 @@ def unit(variant: str, seed: int, splits: Path, home: Path, quick: bool) -> dict
 
 
 def run_search(search_id: str, splits: Path, search, pruning, fit, space, policy=None,
-               feasible: bool = True) -> tuple[list[dict], dict]:
-    """One search by ``training.search``'s driver: its trials (each with its
-    process's seconds and when it finished) and the trial ``policy`` chooses."""
+               feasible: bool = True, driver=None) -> tuple[list[dict], dict]:
+    """One search by ``training.search``'s driver (or ``driver``, a subclass of
+    it): its trials (each with its process's seconds and when it started and
+    finished) and the trial ``policy`` chooses."""
     from training.core.config import SelectionPolicy
     from training.pipeline.local_search import LocalSearch, measure_splits
     from training.tuning.report import finish_search
     from training.tuning.selection import NoTrialSucceeded
 
-    class TimedSearch(LocalSearch):
+    class TimedSearch(driver or LocalSearch):
         """The driver, noting each trial process's wall time as it ends."""
 
         timing: dict[int, tuple[float, float]] = {}
@@ -112,22 +113,24 @@ def run_search(search_id: str, splits: Path, search, pruning, fit, space, policy
         def _run_trial(self, trial_num):
             started = time.time()
             outcome = super()._run_trial(trial_num)
-            self.timing[trial_num] = (time.time() - started, time.time())
+            self.timing[trial_num] = (time.time() - started, time.time(), started)
             return outcome
 
     sizes = measure_splits(str(splits), space, fit)
-    driver = TimedSearch(search_id, str(splits), space, search, fit, pruning,
-                         report=lambda line: print(line, flush=True),
-                         split_bytes=sizes if feasible else None)
-    driver.run()
+    searched = TimedSearch(search_id, str(splits), space, search, fit, pruning,
+                           report=lambda line: print(line, flush=True),
+                           split_bytes=sizes if feasible else None)
+    searched.run()
+    timing = searched.timing
     trials = [{"trial_num": t.trial_num, "status": t.status, "val_loss": t.val_loss,
                "num_epochs": t.num_epochs, "avg_epoch_seconds": t.avg_epoch_seconds,
                "failure_reason": t.failure_reason, "params": t.hyperparams.to_dict(),
-               "seconds": driver.timing.get(t.trial_num, (None, None))[0],
-               "finished_at": driver.timing.get(t.trial_num, (None, None))[1]}
-              for t in driver.store.trials()]
+               "seconds": timing.get(t.trial_num, (None,) * 3)[0],
+               "finished_at": timing.get(t.trial_num, (None,) * 3)[1],
+               "started_at": timing.get(t.trial_num, (None,) * 3)[2]}
+              for t in searched.store.trials()]
     try:
-        chosen = finish_search(driver.store, policy or SelectionPolicy(), fit.num_epochs).trial
+        chosen = finish_search(searched.store, policy or SelectionPolicy(), fit.num_epochs).trial
     except NoTrialSucceeded:
         return trials, {"trial_num": None, "params": None}
     return trials, {"trial_num": chosen.trial_num, "params": chosen.hyperparams.to_dict()}

@@ -169,3 +169,49 @@ def test_search_peers_counts_trial_epochs_to_the_random_searchs_best():
     assert "| (b) the nightly search | 1.8000 | 1.8000 | 7 | 30 | 4 |" in report
     assert "| (a) the tutorial's configuration | 1.9000 | 1.9000 | - | - | - |" in report
     assert "| (c) Optuna | - | - | 2 | 10 | - |" in report
+
+
+def test_a_search_in_rounds_waits_for_each_rounds_slowest_trial(tmp_path, monkeypatch):
+    """The benchmark's rounds driver: trials 3 and 4 start only after both 1 and 2
+    ended, however short 1 was; the driver as it is starts 3 when 1 ends."""
+    import threading
+    import time
+
+    from benchmarks.search_rounds import RoundsSearch, mode_row
+    from training.core.config import FitSettings, PruningSettings, SearchSettings
+    from training.core.records import OK, TrialRecord
+    from training.pipeline.local_search import LocalSearch
+    from training.tuning.space import SearchSpace
+
+    monkeypatch.setenv("TWEETBOT_HOME", str(tmp_path))
+    lengths = {1: 0.05, 2: 0.6, 3: 0.05, 4: 0.05}
+
+    def starts(driver_class) -> dict[int, float]:
+        started, lock = {}, threading.Lock()
+
+        class Recording(driver_class):
+            def _run_trial(self, trial_num):
+                with lock:
+                    started[trial_num] = time.monotonic()
+                time.sleep(lengths[trial_num])
+                return TrialRecord(search_id="s", trial_num=trial_num, run_id="r",
+                                   hyperparams=SearchSpace.load().smallest_batch(),
+                                   status=OK, val_loss=2.0, num_epochs=1,
+                                   avg_epoch_seconds=1.0)
+
+        driver = Recording("rounds-test", str(tmp_path), SearchSpace.load(),
+                           SearchSettings(num_trials=4, parallel=2), FitSettings(),
+                           PruningSettings(), report=lambda line: None)
+        driver.run_trials([1, 2, 3, 4])
+        return started
+
+    rounds, free = starts(RoundsSearch), starts(LocalSearch)
+    assert rounds[3] - rounds[1] >= lengths[2] and rounds[4] - rounds[1] >= lengths[2]
+    assert free[3] - free[1] < lengths[2]
+    # Slot use from the trials' start and end: 2 slots busy 3 s each over 4 s.
+    row = mode_row([{"trials": [
+        {"num_epochs": 3, "seconds": 3.0, "started_at": 0.0, "finished_at": 3.0},
+        {"num_epochs": 1, "seconds": 3.0, "started_at": 1.0, "finished_at": 4.0}],
+        "base": {"test_loss": 1.9}, "chosen": 1}], parallel=2)
+    assert row["seeds"][0] == {"test_loss": 1.9, "trial_epochs": 4, "chosen": 1,
+                               "search_seconds": 4.0, "slot_use": 0.75}

@@ -82,3 +82,20 @@ def test_home_is_taken_before_or_after_the_command():
         assert parser.parse_args([command, "--home", "/after"]).home == "/after"
         assert parser.parse_args(["--home", "/before", command]).home == "/before"
         assert parser.parse_args([command]).home is None
+
+
+def test_the_mlflow_server_remembers_a_checked_login(tmp_path, monkeypatch):
+    """Every MLflow call of a task is a login, and checking one costs ~0.2 s of
+    scrypt: the server's own auth cache must be on, as MLflow reads its config."""
+    from mlflow.server.auth.config import read_auth_config
+
+    from training.stack.definition import MLFLOW_AUTH_CACHE_SECONDS
+
+    mlflow = next(s for s in services(native_like(), SECRETS) if s.name == "mlflow")
+    [(path, text)] = mlflow.files.items()
+    ini = tmp_path / Path(path).name
+    ini.write_text(text)
+    monkeypatch.setenv("MLFLOW_AUTH_CONFIG_PATH", str(ini))
+    config = read_auth_config()
+    assert config.auth_cache_ttl_seconds == MLFLOW_AUTH_CACHE_SECONDS > 0
+    assert config.authorization_function.endswith(":authenticate_request_basic_auth")

@@ -57,6 +57,10 @@ class LocalSearch:
         # Trials an earlier, interrupted run started go first: they hold the lowest numbers.
         todo = [num for num in range(1, plan.search.num_trials + 1) if num not in done]
         self.finished = len(done)
+        self.run_trials(todo)
+
+    def run_trials(self, todo: list[int]) -> None:
+        """Run these trials, ``parallel`` at a time, each as soon as a slot frees."""
         with ThreadPoolExecutor(max_workers=self.search.parallel) as pool:
             running = [pool.submit(self._run_trial, num) for num in todo]
             try:

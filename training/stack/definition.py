@@ -37,6 +37,8 @@ from training.pipeline.run_config import GPU_QUEUE, TRIALS_POOL
 
 REPO = Path(__file__).resolve().parents[2]
 ADMIN = "admin"
+# How long the MLflow server remembers a checked login (its basic-auth cache).
+MLFLOW_AUTH_CACHE_SECONDS = 300
 
 
 class Health(Frozen):
@@ -312,6 +314,11 @@ def services(settings: StackSettings, secrets: Secrets) -> list[Service]:
             files={str(_mlflow_auth_file(settings)): (
                 "[mlflow]\ndefault_permission = READ\n"
                 f"database_uri = {mlflow_store}\n"
+                # Checking a password is slow by design (~0.2 s of scrypt here), and
+                # every call of a task pays it: a trial's start makes a dozen. A
+                # checked login is remembered this long (per server worker); a
+                # changed or removed password is refused at most this late.
+                f"auth_cache_ttl_seconds = {MLFLOW_AUTH_CACHE_SECONDS}\n"
                 "authorization_function = mlflow.server.auth:authenticate_request_basic_auth\n")},
             health=Health(url=f"{addresses.mlflow_url}/health")),
         Service(
