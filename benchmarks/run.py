@@ -400,7 +400,7 @@ def slot_use_lines(now: dict, rounds: dict | None) -> list[str]:
 
 
 def search_rounds_lines(rounds: dict) -> list[str]:
-    """Section 9, continued: the champion in rounds and without, over seeds and corpora."""
+    """Section 9, continued: the search's choice in rounds and without, over seeds."""
     lines = [
         "### Rounds against no rounds, over seeds and corpora",
         "",
@@ -408,18 +408,20 @@ def search_rounds_lines(rounds: dict) -> list[str]:
         f"parameters, {rounds['parallel']} trials at a time) by `training.search`'s driver, "
         "in rounds (a round's trials start together and the next round waits for its "
         "slowest) and as now (a trial starts, and suggests itself, as soon as a slot "
-        "frees); the same search id, so the same sampler seed. Each winner trained by the "
-        "base model's rule and scored on the test split. Values per seed "
-        f"({', '.join(map(str, rounds['seeds']))}); slot use and wall-clock are the driver's "
-        "own, from its trial processes' start and end.",
+        "frees); the same search id, so the same sampler seed; trials on the first "
+        f"{rounds['train_chars']:,} characters of the train split. Chosen: the trial the "
+        "selection policy picks, its own best epoch scored on the whole test split. Values "
+        f"per seed ({', '.join(map(str, rounds['seeds']))}); wall-clock and slot use are "
+        "the driver's, from its trial processes' start and end.",
         "",
-        "| corpus | search | champion test loss | median | trial-epochs | search s | "
-        "slot use |",
-        "| --- | --- | --- | ---: | --- | --- | --- |",
+        "| corpus | search | chosen trial's test loss | median | best val_loss | "
+        "trial-epochs | search s | slot use |",
+        "| --- | --- | --- | ---: | --- | --- | --- | --- |",
     ]
     for name, modes in rounds["corpora"].items():
         lines += [f"| {name} | {mode} | {_per_seed(row, 'test_loss', '.4f')} | "
                   f"{_maybe(row['median_test_loss'], '.4f')} | "
+                  f"{_per_seed(row, 'best_val_loss', '.4f')} | "
                   f"{_per_seed(row, 'trial_epochs', 'd')} | "
                   f"{_per_seed(row, 'search_seconds', '.0f')} | "
                   f"{_per_seed(row, 'slot_use', '.2f')} |" for mode, row in modes.items()]

@@ -46,10 +46,8 @@ WITHIN = 0.02  # the cold search's target: within 2 % of the random search's bes
 QUICK = {"num_trials": 2, "max_epochs": 1, "final_epochs": 2}
 
 
-def unit(variant: str, seed: int, splits: Path, home: Path, quick: bool,
-         search=None) -> dict:
-    """One corpus, variant and seed, in this process (``--unit``); ``search``:
-    the variant's search, when it is not one of ``SEARCH``."""
+def unit(variant: str, seed: int, splits: Path, home: Path, quick: bool) -> dict:
+    """One corpus, variant and seed, in this process (``--unit``)."""
     os.environ["TWEETBOT_HOME"] = str(home)
     from training.core.config import HyperParams
     from training.pipeline.evaluation import evaluate
@@ -65,7 +63,7 @@ def unit(variant: str, seed: int, splits: Path, home: Path, quick: bool,
         chosen = HyperParams(learning_rate=0.001)  # Keras 2's RMSprop default, explicit
     else:
         started = time.perf_counter()
-        trials, picked = (search or SEARCH[variant])(config, splits, home, seed)
+        trials, picked = SEARCH[variant](config, splits, home, seed)
         result |= {"trials": trials, "chosen": picked["trial_num"],
                    "search_seconds": time.perf_counter() - started}
         if picked["params"] is None:
@@ -78,14 +76,13 @@ def unit(variant: str, seed: int, splits: Path, home: Path, quick: bool,
     return result
 
 
-def nightly(config, splits: Path, home: Path, seed: int, driver=None,
-            **changes) -> tuple[list, dict]:
+def nightly(config, splits: Path, home: Path, seed: int, **changes) -> tuple[list, dict]:
     from benchmarks.search_quality import run_search
 
     search = config.search.model_copy(update=changes.get("search", {}))
     pruning = config.pruning.model_copy(update=changes.get("pruning", {}))
     return run_search(f"night-{seed}", splits, search, pruning, config.trial_fit,
-                      space=config.space, policy=config.policy, driver=driver)
+                      space=config.space, policy=config.policy)
 
 
 def random_search(config, splits: Path, home: Path, seed: int) -> tuple[list, dict]:

@@ -5,35 +5,38 @@
 The DAG used to search in rounds: ``parallel`` trials suggested together, the
 next round suggested when the round's slowest trial ended. Now a trial suggests
 itself when a slot frees (``training.tuning.suggest.next_trial``). Section 9
-measures the slots' use under Airflow; this section asks whether the champion
-pays for it, with several seeds on both shared corpora, where Airflow is not
-needed: the same search by ``training.search``'s driver, either way.
+measures the slots' use under Airflow, one search per case; this asks whether
+the choice pays for it, over seeds and on both shared corpora. Airflow is not
+needed for that: the same search by ``training.search``'s driver, either way.
 
-- **asynchronous**: the driver as it is (``search_peers``' ``nightly`` unit: the
-  DAG's default parameters, its search id and so its sampler seed per seed).
-- **rounds**: the same search, the driver waiting for every trial of a round of
-  ``parallel`` before starting the next round, whose trials are suggested from
-  the rounds before it (``RoundsSearch``).
+- **asynchronous**: the driver as it is.
+- **rounds**: the driver waiting for every trial of a round of ``parallel``
+  before starting the next round, whose trials are suggested from the rounds
+  before it (``RoundsSearch``).
 
-Each search's winner is trained by the base model's rule and scored on the test
-split (``search_peers.unit``). Per search: that test loss, the trial-epochs, the
-search's wall-clock (first trial's start to last trial's end) and the driver's
-slot use (trial seconds / (``parallel`` x that span)). The asynchronous units
-are ``search_peers``' own: with the same ``--scratch`` either benchmark reuses
-the other's.
+Both: the DAG's default parameters (space, trials, trials at once, epochs per
+trial, pruning, selection) and search id ``night-<seed>``, so the same sampler
+seed; the trials train on the first ``TRAIN_CHARS`` characters of the train
+split, so that 12 searches take about an hour on 2 CPU cores. The chosen trial's
+own model (its best epoch) is scored on the whole test split: what the search
+found, without a base model's training on top. Per search: that test loss, the
+best val_loss, the trial-epochs, the search's wall-clock (first trial's start to
+last trial's end) and the driver's slot use (trial seconds / (``parallel`` x
+that span)). Units are kept as they finish (``benchmarks.common.run_unit``).
 """
 
 from __future__ import annotations
 
-import functools
+import os
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from benchmarks.common import emit, make_splits, median, ran_unit, run_unit, unit_parser
-from benchmarks.search_peers import CORPORA, SEEDS
+from benchmarks.search_peers import CORPORA, QUICK, SEEDS
 from training.pipeline.local_search import LocalSearch
 
-MODES = {"asynchronous": "nightly", "rounds": "rounds"}  # mode: search_peers variant
+MODES = ("asynchronous", "rounds")
+TRAIN_CHARS = 100_000
 
 
 class RoundsSearch(LocalSearch):
@@ -49,13 +52,38 @@ class RoundsSearch(LocalSearch):
                 self._report(result)
 
 
-def unit(variant: str, seed: int, splits: Path, home: Path, quick: bool) -> dict:
-    """The rounds unit: ``search_peers``' nightly unit with ``RoundsSearch``."""
-    from benchmarks import search_peers
+def unit(mode: str, seed: int, splits: Path, home: Path, quick: bool) -> dict:
+    """One corpus, mode and seed, in this process (``--unit``)."""
+    os.environ["TWEETBOT_HOME"] = str(home)
+    import numpy as np
 
-    return search_peers.unit(variant, seed, splits, home, quick,
-                             search=functools.partial(search_peers.nightly,
-                                                      driver=RoundsSearch))
+    from benchmarks.search_quality import run_search
+    from training.core.records import trial_name
+    from training.data.splits import TEST, split_path
+    from training.data.vocab import Vocabulary
+    from training.model.generator import TweetGenerator
+    from training.model.scoring import stream_loss
+    from training.pipeline import runner
+    from training.pipeline.run_config import RunConfig
+    from training.tuning.space import SearchSpace
+
+    config = RunConfig.from_params(QUICK if quick else {})
+    if quick:
+        config = config.model_copy(update={"space": SearchSpace.load(
+            Path(__file__).parents[1] / "training" / "search_space_cpu.yaml")})
+    search_id = f"night-{seed}"
+    fit = config.trial_fit.model_copy(update={"max_train_chars": TRAIN_CHARS})
+    trials, chosen = run_search(search_id, splits, config.search, config.pruning, fit,
+                                space=config.space, policy=config.policy,
+                                driver=RoundsSearch if mode == "rounds" else None)
+    result = {"trials": trials, "chosen": chosen["trial_num"], "test_loss": None}
+    if chosen["trial_num"] is not None:
+        vocab = Vocabulary.default()
+        ids = vocab.byte_to_id[np.frombuffer(split_path(splits, TEST).read_bytes(), np.uint8)]
+        model = TweetGenerator.from_checkpoint(
+            runner.folder(search_id) / trial_name(chosen["trial_num"]))
+        result["test_loss"] = stream_loss(model, ids)
+    return result
 
 
 def search_timing(result: dict, parallel: int) -> dict:
@@ -70,7 +98,9 @@ def search_timing(result: dict, parallel: int) -> dict:
 
 
 def mode_row(results: list[dict], parallel: int) -> dict:
-    seeds = [{"test_loss": r["base"]["test_loss"] if "base" in r else None,
+    seeds = [{"test_loss": r["test_loss"],
+              "best_val_loss": min((t["val_loss"] for t in r["trials"]
+                                    if t["val_loss"] is not None), default=None),
               "trial_epochs": sum(t["num_epochs"] for t in r["trials"]),
               "chosen": r.get("chosen"), **search_timing(r, parallel)} for r in results]
     losses = [s["test_loss"] for s in seeds if s["test_loss"] is not None]
@@ -98,13 +128,11 @@ def main() -> None:
     # Seed by seed across the corpora, so that a run stopped half-way holds whole pairs.
     for seed in seeds:
         for name, folder in splits.items():
-            for mode, variant in MODES.items():
-                module = ("benchmarks.search_peers" if variant == "nightly"
-                          else "benchmarks.search_rounds")
+            for mode in MODES:
                 units[name][mode].append(run_unit(
-                    module, f"{name}-{variant}-{seed}", [variant, str(seed), str(folder)],
-                    args.scratch, args.quick))
-    emit({"parallel": parallel, "seeds": seeds, "corpora": {
+                    "benchmarks.search_rounds", f"{name}-{mode}-{seed}",
+                    [mode, str(seed), str(folder)], args.scratch, args.quick))
+    emit({"parallel": parallel, "seeds": seeds, "train_chars": TRAIN_CHARS, "corpora": {
         name: {mode: mode_row(results, parallel) for mode, results in by_mode.items()}
         for name, by_mode in units.items()}})
 

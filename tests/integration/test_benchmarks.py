@@ -210,8 +210,14 @@ def test_a_search_in_rounds_waits_for_each_rounds_slowest_trial(tmp_path, monkey
     assert free[3] - free[1] < lengths[2]
     # Slot use from the trials' start and end: 2 slots busy 3 s each over 4 s.
     row = mode_row([{"trials": [
-        {"num_epochs": 3, "seconds": 3.0, "started_at": 0.0, "finished_at": 3.0},
-        {"num_epochs": 1, "seconds": 3.0, "started_at": 1.0, "finished_at": 4.0}],
-        "base": {"test_loss": 1.9}, "chosen": 1}], parallel=2)
-    assert row["seeds"][0] == {"test_loss": 1.9, "trial_epochs": 4, "chosen": 1,
-                               "search_seconds": 4.0, "slot_use": 0.75}
+        {"num_epochs": 3, "seconds": 3.0, "started_at": 0.0, "finished_at": 3.0,
+         "val_loss": 2.1},
+        {"num_epochs": 1, "seconds": 3.0, "started_at": 1.0, "finished_at": 4.0,
+         "val_loss": None}], "test_loss": 1.9, "chosen": 1}], parallel=2)
+    assert row["seeds"][0] == {"test_loss": 1.9, "best_val_loss": 2.1, "trial_epochs": 4,
+                               "chosen": 1, "search_seconds": 4.0, "slot_use": 0.75}
+    from benchmarks.run import search_rounds_lines
+
+    report = "\n".join(search_rounds_lines({"parallel": 2, "seeds": [1], "train_chars": 100,
+                                            "corpora": {"motivational": {"rounds": row}}}))
+    assert "| motivational | rounds | 1.9000 | 1.9000 | 2.1000 | 4 | 4 | 0.75 |" in report
