@@ -53,6 +53,7 @@ def unit(variant: str, seed: int, splits: Path, home: Path, quick: bool) -> dict
     from training.pipeline.evaluation import evaluate
     from training.pipeline.run_config import RunConfig
     from training.tuning.space import SearchSpace
+    from training.tuning.suggest import TUTORIAL
 
     config = RunConfig.from_params(QUICK if quick else {})
     if quick:
@@ -60,7 +61,7 @@ def unit(variant: str, seed: int, splits: Path, home: Path, quick: bool) -> dict
             Path(__file__).parents[1] / "training" / "search_space_cpu.yaml")})
     result: dict = {"trials": []}
     if variant == "tutorial":
-        chosen = HyperParams(learning_rate=0.001)  # Keras 2's RMSprop default, explicit
+        chosen = TUTORIAL
     else:
         started = time.perf_counter()
         trials, picked = SEARCH[variant](config, splits, home, seed)

@@ -33,10 +33,16 @@ from training.tracking import cost
 from training.tracking.search_store import SearchStore
 from training.trial import main as trial_main
 from training.tuning import past_trials
-from training.tuning.report import CSV_COLUMNS, finish_search
+from training.tuning.report import CSV_COLUMNS, finish_search, format_table
 from training.tuning.selection import NoTrialSucceeded
 from training.tuning.space import SearchSpace
-from training.tuning.suggest import NoPointLeft, next_trial, open_search, search_plan
+from training.tuning.suggest import (
+    TUTORIAL,
+    NoPointLeft,
+    next_trial,
+    open_search,
+    search_plan,
+)
 
 CPU_SPACE = SearchSpace.load(Path(__file__).parents[2] / "training" / "search_space_cpu.yaml")
 
@@ -148,6 +154,42 @@ def test_warm_start_seeds_a_new_search_with_the_best_earlier_trials():
     tonight = suggested("tonight", SearchSettings(num_trials=4, warm_start=2), (4, 3, 2, 1))
     assert tonight[2:] == [params[0], params[1]]  # trials 1 and 2: the best first
     assert len(set(tonight)) == 4
+
+
+def test_the_tutorials_configuration_is_a_trial_of_every_search_whose_space_holds_it():
+    """The floor: trial 1 is the tutorial's hand-picked model, tagged as such and
+    never drawn again; a space without it (the CPU one: no 1 x 512) goes without."""
+    store = SearchStore("with-floor")
+    plan = open_search(store, SearchSpace.load(), SearchSettings(num_trials=3))
+    trials = [next_trial(store, plan, num) for num in (1, 2, 3)]
+    assert trials[0].hyperparams == TUTORIAL == HyperParams(learning_rate=0.001)
+    assert [t.seeded for t in trials] == ["tutorial", None, None]
+    assert mlflow.get_run(trials[0].run_id).data.tags["tweetbot.seeded"] == "tutorial"
+    assert TUTORIAL not in [t.hyperparams for t in trials[1:]]
+    assert "[tutorial]" in format_table(store.trials()).splitlines()[1]
+    off = suggested("no-floor", SearchSettings(num_trials=2, floor=False), (1, 2),
+                    space=SearchSpace.load())
+    assert TUTORIAL not in off
+    cpu = SearchStore("cpu-space")
+    cpu_plan = open_search(cpu, CPU_SPACE, SearchSettings(num_trials=2))
+    assert cpu_plan.seeded == () and next_trial(cpu, cpu_plan, 1).seeded is None
+    # Splits too short for its 128 x 33 batch: no floor either.
+    short = open_search(SearchStore("short"), SearchSpace.load(), SearchSettings(num_trials=2),
+                        split_bytes={"train": 50_000, "validate": 4_000})
+    assert short.seeded == ()
+
+
+def test_warm_start_points_say_where_they_came_from_after_the_floor():
+    earlier = SearchStore("earlier-night")
+    best = HyperParams(rnn_size=256, batch_size=32, seq_len=64, learning_rate=0.002)
+    record_trial(earlier, 1, best, [2.5, 2.0])
+    record_trial(earlier, 2, TUTORIAL, [2.6, 2.1])  # the floor again: seeded once
+    store = SearchStore("seeded-night")
+    plan = open_search(store, SearchSpace.load(), SearchSettings(num_trials=4, warm_start=2))
+    assert list(zip(plan.seeded, plan.seeded_from, strict=True)) == [
+        (TUTORIAL, "tutorial"), (best, "earlier")]
+    assert [next_trial(store, plan, n).seeded for n in (1, 2, 3)] == [
+        "tutorial", "earlier", None]
 
 
 def test_nothing_longer_than_a_split_is_suggested_not_even_a_warm_start():

@@ -216,6 +216,10 @@ class SearchSettings(Config):
     sampler_seed: int | None = Field(None, ge=0, le=2**31 - 1, description=(
         "seed for the sampler (default: derived from the search id, so a re-run "
         "search draws the same points and each new search explores new ones)"))
+    floor: bool = Field(True, description=(
+        "train the tutorial's hand-picked configuration as one of the trials (when the "
+        "space holds it), judged like every other, so that the night's choice never "
+        "beats it only by not meeting it"))
     warm_start: int = Field(0, ge=0, le=100, description=(
         "seed the search with the champion's params and this many best trials of "
         "earlier searches (0: off)"))

@@ -50,6 +50,7 @@ class TrialRecord(Frozen):
     num_epochs: int = 0
     avg_epoch_seconds: float | None = None
     failure_reason: str | None = None
+    seeded: str | None = None  # not the sampler's: "tutorial", "champion" or "earlier"
 
     @property
     def finished(self) -> bool:

@@ -46,8 +46,8 @@ GPU_QUEUE = "tweetbot_gpu"
 # The run parameters: every field of these settings, or the fields named.
 PARAM_FIELDS = {
     PipelineSettings: None,
-    SearchSettings: ("num_trials", "parallel", "algorithm", "n_startup_jobs", "warm_start",
-                     "past_trials"),
+    SearchSettings: ("num_trials", "parallel", "algorithm", "n_startup_jobs", "floor",
+                     "warm_start", "past_trials"),
     SelectionPolicy: None,
     PruningSettings: ("pruning",),
 }
@@ -57,7 +57,7 @@ SECTIONS = {
     "Data": ("data_location", "force"),
     "Search": ("num_trials", "parallel", "max_epochs", "final_epochs", "max_train_chars",
                "algorithm",
-               "n_startup_jobs", "warm_start", "past_trials", "pruning"),
+               "n_startup_jobs", "floor", "warm_start", "past_trials", "pruning"),
     "Selection": ("policy", "tolerance", "weight", "promotion_margin", "require_approval"),
     "Search space": ("space_overrides",),
 }

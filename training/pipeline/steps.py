@@ -166,7 +166,8 @@ def trial_label(result: Mapping[str, Any]) -> str:
     outcome = trial_result(result)
     if isinstance(outcome, NothingLeft):
         return f"trial {outcome.trial_num}: nothing left to try"
-    return f"trial {outcome.trial_num}: {describe(outcome.hyperparams)}"
+    seeded = f" [{outcome.seeded}]" if outcome.seeded else ""
+    return f"trial {outcome.trial_num}{seeded}: {describe(outcome.hyperparams)}"
 
 
 def _fail_unfinished(store: SearchStore) -> None:

@@ -107,16 +107,18 @@ class SearchStore:
         return [run for run in runs if run.data.params]
 
     def create_trial(self, trial_num: int, hyperparams: HyperParams,
-                     point: str | None = None) -> str:
+                     point: str | None = None, seeded: str | None = None) -> str:
         """Record a suggested trial (status pending); ``point``: a digest of its
-        point, for ``holders_of``."""
+        point, for ``holders_of``; ``seeded``: where a point no sampler chose came from."""
         parent_id = self.open_parent()
-        point_tag = {} if point is None else {tags.POINT: point}
+        extra_tags = {} if point is None else {tags.POINT: point}
+        if seeded is not None:
+            extra_tags[tags.SEEDED] = seeded
         run = self.client.create_run(
             self.experiment_id, run_name=trial_name(trial_num),
             tags={tags.KIND: tags.TRIAL, tags.SEARCH_ID: self.search_id,
                   tags.TRIAL_NUM: str(trial_num), tags.TRIAL_STATUS: PENDING,
-                  tags.PARENT_RUN_ID: parent_id, **point_tag})
+                  tags.PARENT_RUN_ID: parent_id, **extra_tags})
         self.client.log_batch(run.info.run_id, params=[
             Param(key, str(value)) for key, value in hyperparams.to_dict().items()])
         self.client.update_run(run.info.run_id, status="SCHEDULED")
@@ -223,6 +225,7 @@ class SearchStore:
             num_epochs=int(metrics.get("num_epochs", 0)),
             avg_epoch_seconds=finite("avg_epoch_seconds"),
             failure_reason=run_tags.get(tags.FAILURE_REASON),
+            seeded=run_tags.get(tags.SEEDED),
         )
 
 

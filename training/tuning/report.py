@@ -33,7 +33,7 @@ if TYPE_CHECKING:  # a store is handed in; this module stays free of MLflow
 CSV_COLUMNS = ("rank", "trial_num", "val_loss", "train_loss", "num_epochs",
                "avg_epoch_seconds", "batch_size", "drop_rate", "embedding_size",
                "num_layers", "rnn_size", "seq_len", "optimizer", "clip_norm",
-               "learning_rate", "status", "failure_reason", "run_id")
+               "learning_rate", "status", "failure_reason", "run_id", "seeded")
 
 
 def search_params(space: SearchSpace, search: SearchSettings, trial_fit: FitSettings,
@@ -92,7 +92,7 @@ def write_trials_csv(trials: Sequence[TrialRecord], path: Path) -> Path:
                 **{k: v for k, v in trial.hyperparams.to_dict().items()
                    if k in CSV_COLUMNS},
                 "status": trial.status, "failure_reason": trial.failure_reason or "",
-                "run_id": trial.run_id})
+                "run_id": trial.run_id, "seeded": trial.seeded or ""})
     return Path(path)
 
 
@@ -102,7 +102,9 @@ def format_table(trials: Sequence[TrialRecord], chosen: TrialRecord | None = Non
     for position, trial in enumerate(rank(trials), start=1):
         loss = f"{trial.val_loss:.4f}" if trial.val_loss is not None else "-"
         seconds = f"{trial.avg_epoch_seconds:.1f}" if trial.avg_epoch_seconds else "-"
-        mark = " <- chosen" if chosen is not None and trial.trial_num == chosen.trial_num else ""
+        mark = f" [{trial.seeded}]" if trial.seeded else ""
+        if chosen is not None and trial.trial_num == chosen.trial_num:
+            mark += " <- chosen"
         detail = (trial.failure_reason if trial.status == FAILED
                   else describe(trial.hyperparams))
         lines.append(f"{position:>4} {trial.trial_num:>5} {trial.status:>7} {loss:>8} "

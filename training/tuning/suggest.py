@@ -35,6 +35,11 @@ from training.tuning.space import SearchSpace
 # Draws after a clash before a trial gives up: a clash needs two trials drawing
 # the same point at the same instant, so one more draw nearly always settles it.
 MAX_CLASHES = 20
+# The floor: the tutorial's hand-picked configuration (train_cli.py's defaults,
+# HyperParams' own), its RMSprop at Keras 2's default rate, which Keras 3 kept.
+TUTORIAL = HyperParams(learning_rate=0.001)
+# Where a seeded point came from (the tweetbot.seeded tag, the table's column).
+FROM_TUTORIAL, FROM_CHAMPION, FROM_EARLIER = "tutorial", "champion", "earlier"
 
 
 class NoPointLeft(InputError):
@@ -48,7 +53,8 @@ class SearchPlan(Frozen):
     batch is longer than a split (or than ``max_train_chars``) is suggested.
     ``past``: finished trials of an earlier search, learnt from like this
     search's own. ``seeded``: the first trials' points, chosen when the search
-    opened (warm start: the champion's and the best of earlier searches)."""
+    opened (the floor: the tutorial's configuration; warm start: the champion's
+    and the best of earlier searches), and ``seeded_from`` where each came from."""
 
     space: SearchSpace
     search: SearchSettings
@@ -56,6 +62,7 @@ class SearchPlan(Frozen):
     max_train_chars: int | None = None
     past: PastTrials = PastTrials()
     seeded: tuple[HyperParams, ...] = ()
+    seeded_from: tuple[str, ...] = ()
 
     def runs_here(self, hyperparams: HyperParams) -> bool:
         return self.split_bytes is None or fits_splits(hyperparams, self.split_bytes,
@@ -74,12 +81,32 @@ def open_search(store: SearchStore, space: SearchSpace, search: SearchSettings, 
     plan = SearchPlan(space=space, search=search,
                       split_bytes=dict(split_bytes) if split_bytes is not None else None,
                       max_train_chars=max_train_chars, past=past or PastTrials())
-    if search.warm_start:
-        seeded = [params for params in warm_start_points(store, search.warm_start)
-                  if plan.runs_here(params)]
-        plan = plan.model_copy(update={"seeded": tuple(seeded[:search.num_trials])})
+    seeds = seeded_points(store, plan)
+    plan = plan.model_copy(update={"seeded": tuple(params for params, _ in seeds),
+                                   "seeded_from": tuple(origin for _, origin in seeds)})
     store.save_plan(plan.to_json())
     return plan
+
+
+def seeded_points(store: SearchStore, plan: SearchPlan) -> list[tuple[HyperParams, str]]:
+    """The points the search starts with, and where each came from: the floor
+    (when the space holds it: a search of other models has no tutorial's to
+    meet), then the warm start's; each once, each able to run on the splits, no
+    more than the search has trials."""
+    from training.tuning.sampler import point_key
+
+    search = plan.search
+    floor = search.floor and plan.space.contains(TUTORIAL)
+    candidates = [(TUTORIAL, FROM_TUTORIAL)] if floor else []
+    if search.warm_start:
+        candidates += warm_start_points(store, search.warm_start)
+    seeds, keys = [], set()
+    for params, origin in candidates:
+        key = point_key(params.to_dict())
+        if key not in keys and plan.runs_here(params):
+            keys.add(key)
+            seeds.append((params, origin))
+    return seeds[:search.num_trials]
 
 
 def search_plan(store: SearchStore) -> SearchPlan:
@@ -102,7 +129,8 @@ def next_trial(store: SearchStore, plan: SearchPlan, trial_num: int) -> TrialRec
         raise InputError(f"--trial-num {trial_num}: search {store.search_id} has trials "
                          f"1 to {plan.search.num_trials}")
     if trial_num <= len(plan.seeded):
-        store.create_trial(trial_num, plan.seeded[trial_num - 1])
+        origin = plan.seeded_from[trial_num - 1] if plan.seeded_from else FROM_EARLIER
+        store.create_trial(trial_num, plan.seeded[trial_num - 1], seeded=origin)
         return store.find_trial(trial_num)
     # hyperopt takes a second or two to import: only a trial to suggest pays for it.
     from training.tuning.sampler import HyperoptSampler, Observation
@@ -138,16 +166,17 @@ def next_trial(store: SearchStore, plan: SearchPlan, trial_num: int) -> TrialRec
                       f"trial took at the same instant {MAX_CLASHES} times")
 
 
-def warm_start_points(store: SearchStore, limit: int) -> list[HyperParams]:
-    """The champion's params, then the best ok trials of earlier searches."""
+def warm_start_points(store: SearchStore, limit: int) -> list[tuple[HyperParams, str]]:
+    """The champion's params, then the best ok trials of earlier searches, each
+    with where it came from."""
     from training.tuning.sampler import point_key
 
     champion = registry.champion_params()
-    points = [champion] if champion is not None else []
+    points = [(champion, FROM_CHAMPION)] if champion is not None else []
     # Earlier searches often found the same point more than once: ask for spares.
     for params in store.best_trials_elsewhere(limit * 4):
-        if all(point_key(params.to_dict()) != point_key(p.to_dict()) for p in points):
-            points.append(params)
+        if all(point_key(params.to_dict()) != point_key(p.to_dict()) for p, _ in points):
+            points.append((params, FROM_EARLIER))
     return points[:limit + (champion is not None)]
 
 
