@@ -71,11 +71,11 @@ def main(argv: list[str] | None = None) -> int:
         driver = LocalSearch(search_id, args.data_dir, space, search, fit, pruning,
                              split_bytes=measure_splits(args.data_dir, space, fit), past=past)
         print(f"search {search_id}: {search.num_trials} trials, {search.parallel} at a "
-              f"time, at most {fit.num_epochs} epochs each; logs in {driver.folder}")
+              f"time, at most {driver.fit.num_epochs} epochs each; logs in {driver.folder}")
         if search.past_trials:
             print(f"--past-trials {search.past_trials}: {past.summary()}")
         driver.run()
-        selection = finish_search(driver.store, policy, fit.num_epochs)
+        selection = finish_search(driver.store, policy, driver.fit.num_epochs)
     except InputError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

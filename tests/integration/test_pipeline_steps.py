@@ -73,6 +73,20 @@ def test_start_search_gives_one_trial_per_number_each_waiting_for_its_slot(sampl
     assert "--rnn-size" not in trials[0].arguments
 
 
+def test_a_trial_budget_in_characters_becomes_epochs_of_this_runs_train_split(sample_splits):
+    run = steps.validate_splits({**TINY, "max_epochs": 30, "data_location": str(sample_splits),
+                                 "trial_chars": 2_000_000}, "run-budget")
+    train_bytes = run.split_bytes["train"]
+    trial, = steps.start_search(run)
+    expected = round(2_000_000 / train_bytes)
+    assert 3 <= expected < 30  # the sample's train split: a few hundred kB
+    arguments = list(trial.arguments)
+    assert arguments[arguments.index("--num-epochs") + 1] == str(expected)
+    assert "--budget-chars" not in arguments  # spent once, here, for every trial alike
+    params = SearchStore(run.search_id).find_parent().data.params
+    assert (params["trial_chars"], params["max_epochs"]) == ("2000000", str(expected))
+
+
 def test_a_search_larger_than_airflow_maps_is_refused_before_anything(sample_splits):
     with pytest.raises(InputError, match=r"^num_trials: 1025 is more than the 1024 trial "
                                          r"tasks Airflow maps at most \(\[core\] "

@@ -86,3 +86,18 @@ def test_help_reads_well(capsys):
                  "--learning-rate", "--clip-norm", "--optimizer", "--num-epochs"):
         assert flag in text
     assert "model and optimizer:" in text and "units per LSTM layer" in text
+
+
+def test_a_budget_in_characters_trains_the_epochs_that_make_it_up(tmp_path, capsys, splits,
+                                                                  monkeypatch):
+    """1,000 characters of train.txt and a budget of 10,000: ten epochs."""
+    from training.model.checkpoints import TrainingState
+
+    monkeypatch.setenv("TWEETBOT_HOME", str(tmp_path / "home"))
+    flags = [flag for flag in TINY if flag not in ("--num-epochs", "1")]
+    status, error = _run(capsys, "--checkpoint-dir", str(tmp_path / "ck"),
+                         "--data-dir", str(splits), *flags, "--num-epochs", "50",
+                         "--budget-chars", "10000", "--patience", "100")
+    assert status == 0, error
+    state = TrainingState.load(tmp_path / "ck")
+    assert state.epochs_done == 10 and state.fit["num_epochs"] == 10

@@ -75,3 +75,27 @@ def test_every_command_formats_its_help():
 
     for module in (search, train, trial_run):
         assert "--num-epochs" in module.build_parser().format_help()
+
+
+@pytest.mark.parametrize("train_bytes, cap, expected", [
+    # A small corpus: as many whole epochs as make the budget up, at most the cap.
+    (200_000, 20, {"num_epochs": 10, "max_train_chars": None}),
+    (200_000, 5, {"num_epochs": 5, "max_train_chars": None}),
+    # Too large for 3 epochs within it: 3 epochs of the split's first budget / 3.
+    (700_000_000, 20, {"num_epochs": 3, "max_train_chars": 666_666}),
+    (700_000_000, 2, {"num_epochs": 2, "max_train_chars": 1_000_000}),
+])
+def test_a_budget_in_characters_is_the_same_training_on_any_corpus(train_bytes, cap,
+                                                                    expected):
+    fit = FitSettings(num_epochs=cap, budget_chars=2_000_000, patience=5)
+    resolved = fit.for_train_split(train_bytes)
+    assert {k: getattr(resolved, k) for k in expected} == expected
+    assert resolved.budget_chars is None and resolved.patience == 5
+    # Resolved once, it stays; without a budget nothing changes.
+    assert resolved.for_train_split(1) == resolved
+    assert FitSettings(num_epochs=4).for_train_split(train_bytes) == FitSettings(num_epochs=4)
+
+
+def test_a_budget_counts_only_the_characters_a_trial_may_read():
+    fit = FitSettings(num_epochs=50, budget_chars=1_000_000, max_train_chars=100_000)
+    assert fit.for_train_split(5_000_000).num_epochs == 10

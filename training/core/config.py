@@ -166,6 +166,11 @@ class HyperParams(Config):
         return self.batch_size * (self.seq_len + 1)
 
 
+# The fewest epochs a budget is cut into: the pruning rules judge a trial after an
+# epoch, and the halving rule's rungs are 1 and 3 epochs at its default factor.
+BUDGET_MIN_EPOCHS = 3
+
+
 class FitSettings(Config):
     """How long and how carefully to train; not part of the model's identity."""
 
@@ -183,6 +188,27 @@ class FitSettings(Config):
     max_train_chars: int | None = Field(None, ge=1, le=10**13, description=(
         "train on only the first N characters of train.txt, for cheaper search trials "
         "(validation still reads all of validate.txt; default: all of train.txt)"))
+    budget_chars: int | None = Field(None, ge=10_000, le=10**13, description=(
+        "train on about this many characters in all, whatever train.txt's size: as many "
+        "whole epochs as make it up (at most --num-epochs); a split too large for "
+        f"{BUDGET_MIN_EPOCHS} epochs within it gives {BUDGET_MIN_EPOCHS} epochs of its "
+        "first budget/" f"{BUDGET_MIN_EPOCHS} characters (default: --num-epochs epochs)"))
+
+    def for_train_split(self, train_bytes: int) -> FitSettings:
+        """These settings with the budget spent on a train split of ``train_bytes``:
+        ``num_epochs`` and ``max_train_chars`` as they come out, no budget left to
+        resolve. A budget means the same training on a 200 kB and a 700 MB corpus;
+        the epochs it is cut into are where pruning judges a trial."""
+        if self.budget_chars is None:
+            return self
+        used = min(train_bytes, self.max_train_chars or train_bytes)
+        epochs = round(self.budget_chars / used)
+        if epochs >= BUDGET_MIN_EPOCHS:
+            resolved = {"num_epochs": min(self.num_epochs, epochs)}
+        else:
+            cut = min(self.num_epochs, BUDGET_MIN_EPOCHS)
+            resolved = {"num_epochs": cut, "max_train_chars": self.budget_chars // cut}
+        return self.model_copy(update={**resolved, "budget_chars": None})
 
 
 class PruningSettings(Config):
@@ -256,6 +282,11 @@ class PipelineSettings(Config):
     max_train_chars: int | None = Field(None, ge=1, le=10**13, description=(
         "trials train on only the first N characters of train.txt, which makes a search "
         "cheaper; the base model trains on all of it (default: trials use all of it too)"))
+    trial_chars: int | None = Field(None, ge=10_000, le=10**13, description=(
+        "each trial's budget in training characters, the same on any corpus: as many "
+        "epochs as make it up, at most max_epochs; on a train split too large for "
+        f"{BUDGET_MIN_EPOCHS} epochs within it, {BUDGET_MIN_EPOCHS} epochs of its first "
+        f"trial_chars/{BUDGET_MIN_EPOCHS} characters (default: max_epochs epochs)"))
     force: bool = Field(False, description=(
         "retrain even if the splits did not change since the champion was trained"))
     promotion_margin: float = Field(PROMOTION_MARGIN, ge=0.0, lt=1.0, description=(

@@ -17,7 +17,7 @@ from training.core.config import (
 )
 from training.core.records import FAILED, NothingLeft, TrialRecord, trial_name
 from training.data import storage
-from training.data.splits import check_splits
+from training.data.splits import TRAIN, check_splits
 from training.data.vocab import Vocabulary
 from training.pipeline import runner
 from training.pipeline.trial_run import TrialSpec, run_as_process
@@ -39,8 +39,13 @@ class LocalSearch:
                  split_bytes: Mapping[str, int] | None = None,
                  past: PastTrials | None = None):
         """``split_bytes``: the splits' sizes, so that no trial is suggested whose
-        batch is longer than a split (see ``measure_splits``). ``past``: an earlier
-        search's trials to learn from (``training.tuning.past_trials``)."""
+        batch is longer than a split (see ``measure_splits``), and a budget in
+        characters (``fit.budget_chars``) is spent on the train split's size.
+        ``past``: an earlier search's trials to learn from
+        (``training.tuning.past_trials``)."""
+        self.budget_chars = fit.budget_chars
+        if split_bytes is not None:
+            fit = fit.for_train_split(split_bytes[TRAIN])
         self.store = SearchStore(search_id)
         self.data_dir, self.space, self.search = data_dir, space, search
         self.split_bytes, self.past = split_bytes, past or PastTrials()
@@ -50,7 +55,8 @@ class LocalSearch:
 
     def run(self) -> None:
         self.store.open_parent(search_params(self.space, self.search, self.fit,
-                                             str(self.data_dir), past=self.past))
+                                             str(self.data_dir), past=self.past,
+                                             trial_chars=self.budget_chars))
         plan = open_search(self.store, self.space, self.search, split_bytes=self.split_bytes,
                            max_train_chars=self.fit.max_train_chars, past=self.past)
         done = {r.trial_num for r in self.store.trials() if r.finished}

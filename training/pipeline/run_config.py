@@ -55,7 +55,8 @@ DAG_DEFAULTS = {"warm_start": 3}  # the nightly run seeds from the champion and 
 # How the trigger form groups the parameters.
 SECTIONS = {
     "Data": ("data_location", "force"),
-    "Search": ("num_trials", "parallel", "max_epochs", "final_epochs", "max_train_chars",
+    "Search": ("num_trials", "parallel", "trial_chars", "max_epochs", "final_epochs",
+               "max_train_chars",
                "algorithm",
                "n_startup_jobs", "floor", "warm_start", "past_trials", "pruning"),
     "Selection": ("policy", "tolerance", "weight", "promotion_margin", "require_approval"),
@@ -150,7 +151,8 @@ class RunConfig(Frozen):
     @property
     def trial_fit(self) -> FitSettings:
         return FitSettings(num_epochs=self.pipeline.max_epochs,
-                           max_train_chars=self.pipeline.max_train_chars)
+                           max_train_chars=self.pipeline.max_train_chars,
+                           budget_chars=self.pipeline.trial_chars)
 
     @property
     def base_model_fit(self) -> FitSettings:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from training.core.config import Frozen
+from training.core.config import FitSettings, Frozen
 from training.core.records import Tracking
+from training.data.splits import TRAIN
 from training.pipeline.run_config import RunConfig
 from training.pipeline.run_key import RunKey
 from training.tuning.past_trials import PastTrials
@@ -22,3 +23,8 @@ class RunInputs(Frozen):
     tracking: Tracking
     past_trials: PastTrials = PastTrials()  # the run's past_trials file, read once
     run_key: RunKey | None = None  # what the run's result depends on (training.pipeline.run_key)
+
+    @property
+    def trial_fit(self) -> FitSettings:
+        """How each trial trains: the run's trial budget spent on its train split."""
+        return self.config.trial_fit.for_train_split(self.split_bytes[TRAIN])

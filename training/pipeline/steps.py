@@ -148,14 +148,16 @@ def start_search(run: RunInputs) -> list[Step]:
     _check_same_store(run)
     config = run.config
     store = SearchStore(run.search_id)
-    store.open_parent(search_params(config.space, config.search, config.trial_fit,
-                                    run.data_location, run.data_sha256, run.past_trials),
+    trial_fit = run.trial_fit
+    store.open_parent(search_params(config.space, config.search, trial_fit,
+                                    run.data_location, run.data_sha256, run.past_trials,
+                                    trial_chars=config.pipeline.trial_chars),
                       run.run_key.tags() if run.run_key else None)
     open_search(store, config.space, config.search, split_bytes=run.split_bytes,
-                max_train_chars=config.pipeline.max_train_chars, past=run.past_trials)
+                max_train_chars=trial_fit.max_train_chars, past=run.past_trials)
     parallel = config.search.parallel
     return [TrialSpec(search_id=run.search_id, trial_num=num, data_dir=run.data_location,
-                      fit=config.trial_fit, pruning=config.pruning)
+                      fit=trial_fit, pruning=config.pruning)
             .step(environment=run.tracking.environment(),
                   wait_for_ended=max(0, num - parallel))
             for num in range(1, config.search.num_trials + 1)]
@@ -186,7 +188,7 @@ def select(run: RunInputs) -> ChosenTrial:
     _check_same_store(run)
     store = SearchStore(run.search_id)
     _fail_unfinished(store)
-    selection = finish_search(store, run.config.policy, run.config.pipeline.max_epochs)
+    selection = finish_search(store, run.config.policy, run.trial_fit.num_epochs)
     chosen = selection.trial
     reported = [t.run_id for t in store.trials() if t.status in (OK, PRUNED)]
     return ChosenTrial(run_id=store.find_parent().info.run_id, trial_num=chosen.trial_num,

@@ -9,12 +9,13 @@ the run, and, for the registry, the model that generates tweets.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 from training.core.config import (
     TrainJob,
 )
-from training.data.splits import check_splits
+from training.data.splits import TRAIN, check_splits, split_path
 from training.data.vocab import VOCAB_FILENAME, Vocabulary
 from training.model.checkpoints import (
     BEST_FILENAME,
@@ -44,6 +45,10 @@ def run_training(job: TrainJob, *, run_id: str | None = None,
     """
     vocab = (Vocabulary.load(job.checkpoint_dir) if job.restore
              else Vocabulary.default())
+    if job.fit.budget_chars is not None:
+        train = split_path(job.data_dir, TRAIN)
+        if train.is_file():  # a missing split: check_splits says so, next
+            job = replace(job, fit=job.fit.for_train_split(train.stat().st_size))
     splits = check_splits(job.data_dir, job.hyperparams, vocab,
                           max_train_chars=job.fit.max_train_chars)
     from training.model.fit import fit_model, open_state  # TensorFlow: only past the checks

@@ -38,9 +38,11 @@ CSV_COLUMNS = ("rank", "trial_num", "val_loss", "train_loss", "num_epochs",
 
 def search_params(space: SearchSpace, search: SearchSettings, trial_fit: FitSettings,
                   data_location: str, data_sha256: str | None = None,
-                  past: PastTrials | None = None) -> dict:
-    """What a search's parent run records about it, as MLflow params."""
+                  past: PastTrials | None = None, trial_chars: int | None = None) -> dict:
+    """What a search's parent run records about it, as MLflow params: the trials'
+    epochs and cut as ``trial_chars`` (their budget, if any) came out on the split."""
     params = {"space": json.dumps(space.describe()), **search.to_dict(),
+              "trial_chars": trial_chars or trial_fit.budget_chars or "none",
               "max_epochs": trial_fit.num_epochs,
               "max_train_chars": trial_fit.max_train_chars or "all",
               "data_location": data_location}
