@@ -457,12 +457,13 @@ def search_peers_lines(peers: dict) -> list[str]:
             "| | champion test loss | median | trial-epochs | trial-seconds | "
             "trial-epochs to reach |",
             "| --- | --- | ---: | --- | --- | --- |",
-            *(f"| {PEERS[v]} | {_per_seed(rows[v], 'test_loss', '.4f')} | "
+            *(f"| {PEERS.get(v, f'(b) nightly, {v}')} | "
+              f"{_per_seed(rows[v], 'test_loss', '.4f')} | "
               f"{_maybe(rows[v]['median_test_loss'], '.4f')} | "
               f"{_per_seed(rows[v], 'trial_epochs', 'd') if v != 'tutorial' else '-'} | "
               f"{_per_seed(rows[v], 'trial_seconds', '.0f') if v != 'tutorial' else '-'} | "
               f"{_per_seed(rows[v], 'epochs_to_random_best', 'd') if v != 'tutorial' else '-'}"
-              " |" for v in PEERS),
+              " |" for v in [*PEERS, *(v for v in rows if v not in PEERS)]),
             "",
         ]
     return lines

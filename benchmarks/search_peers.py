@@ -19,6 +19,10 @@ splitter) and seed, four units, each in a fresh MLflow store and process:
   trial-epochs it spent, in the order its trials finished, before a trial came
   within 2 % of the random search's best val_loss.
 
+``--nightly NAME=PARAMS`` adds a nightly search with other run parameters (JSON,
+over the DAG's defaults: ``--nightly before='{"floor": false}'``), so that a
+default is chosen by measurement: its rows are "(b) nightly, NAME".
+
 Each search's winner, and the tutorial's configuration, is then trained by the
 base model's rule (``RunConfig.base_model_fit``: early stopping, learning rate
 halved on plateaus, ``final_epochs`` at most) and scored on the test split. A
@@ -29,6 +33,7 @@ the benchmark, hours on 2 CPU cores, runs in parts (``benchmarks.common.run_unit
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from pathlib import Path
@@ -39,7 +44,6 @@ CORPORA = tuple(REPO.parent / "shared" / "data" / "tweets" / name
                 for name in ("realdonaldtrump.txt", "motivational.txt"))
 SEEDS = (1, 2, 3)
 VARIANTS = ("tutorial", "nightly", "optuna", "random")
-SEARCHES = VARIANTS[1:]
 WITHIN = 0.02  # the cold search's target: within 2 % of the random search's best
 # --quick: a search of 2 trials of 1 epoch, the base model at most 2 epochs, and
 # the small space the demo uses (the default's largest models take minutes on a CPU).
@@ -47,7 +51,8 @@ QUICK = {"num_trials": 2, "max_epochs": 1, "final_epochs": 2}
 
 
 def unit(variant: str, seed: int, splits: Path, home: Path, quick: bool) -> dict:
-    """One corpus, variant and seed, in this process (``--unit``)."""
+    """One corpus, variant and seed, in this process (``--unit``); ``variant``
+    ``NAME=PARAMS`` is the nightly search with those run parameters."""
     os.environ["TWEETBOT_HOME"] = str(home)
     from training.core.config import HyperParams
     from training.pipeline.evaluation import evaluate
@@ -55,7 +60,9 @@ def unit(variant: str, seed: int, splits: Path, home: Path, quick: bool) -> dict
     from training.tuning.space import SearchSpace
     from training.tuning.suggest import TUTORIAL
 
-    config = RunConfig.from_params(QUICK if quick else {})
+    variant, _, changed = variant.partition("=")
+    config = RunConfig.from_params({**(QUICK if quick else {}),
+                                    **(json.loads(changed) if changed else {})})
     if quick:
         config = config.model_copy(update={"space": SearchSpace.load(
             Path(__file__).parents[1] / "training" / "search_space_cpu.yaml")})
@@ -64,7 +71,7 @@ def unit(variant: str, seed: int, splits: Path, home: Path, quick: bool) -> dict
         chosen = TUTORIAL
     else:
         started = time.perf_counter()
-        trials, picked = SEARCH[variant](config, splits, home, seed)
+        trials, picked = SEARCH.get(variant, nightly)(config, splits, home, seed)
         result |= {"trials": trials, "chosen": picked["trial_num"],
                    "search_seconds": time.perf_counter() - started}
         if picked["params"] is None:
@@ -96,10 +103,11 @@ def optuna_peer(config, splits: Path, home: Path, seed: int) -> tuple[list, dict
     from training.pipeline.local_search import measure_splits
 
     search = config.search
-    return OptunaSearch(splits, home / "optuna", config.space, config.trial_fit,
-                        search.num_trials, search.parallel, seed,
-                        split_bytes=measure_splits(str(splits), config.space,
-                                                   config.trial_fit),
+    sizes = measure_splits(str(splits), config.space, config.trial_fit)
+    # The same trials as the nightly search's: its budget spent on this split.
+    fit = config.trial_fit.for_train_split(sizes["train"])
+    return OptunaSearch(splits, home / "optuna", config.space, fit,
+                        search.num_trials, search.parallel, seed, split_bytes=sizes,
                         n_startup_trials=search.n_startup_jobs).run()
 
 
@@ -133,7 +141,7 @@ def corpus_rows(units: dict[str, list[dict]]) -> dict:
     for position, random in enumerate(units["random"]):
         best = min((t["val_loss"] for t in random["trials"] if t["val_loss"] is not None),
                    default=None)
-        for variant in SEARCHES:
+        for variant in [name for name in units if name != "tutorial"]:
             trials = units[variant][position]["trials"]
             rows[variant]["seeds"][position]["epochs_to_random_best"] = (
                 None if best is None else epochs_to_reach(trials, best * (1 + WITHIN)))
@@ -145,7 +153,10 @@ def main() -> None:
     parser.add_argument("--corpora", type=Path, nargs="+", default=list(CORPORA),
                         help="raw tweet files (default: both shared corpora)")
     parser.add_argument("--seeds", type=int, nargs="+", default=list(SEEDS))
+    parser.add_argument("--nightly", nargs="*", default=[], metavar="NAME=PARAMS",
+                        help="more nightly searches, each with these run parameters (JSON)")
     args = parser.parse_args()
+    extra = dict(item.split("=", 1) for item in args.nightly)
     if ran_unit(args, unit):
         return
     corpora = {}
@@ -154,10 +165,11 @@ def main() -> None:
         splits = make_splits(corpus, args.scratch / "splits" / name,
                              max_bytes=20_000 if args.quick else None)
         seeds = args.seeds[:1] if args.quick else args.seeds
-        units = {variant: [run_unit("benchmarks.search_peers", f"{name}-{variant}-{seed}",
-                                    [variant, str(seed), str(splits)], args.scratch,
-                                    args.quick)
-                           for seed in seeds] for variant in VARIANTS}
+        units = {variant: [run_unit(
+            "benchmarks.search_peers", f"{name}-{variant}-{seed}",
+            [f"{variant}={extra[variant]}" if variant in extra else variant, str(seed),
+             str(splits)], args.scratch, args.quick) for seed in seeds]
+            for variant in (*VARIANTS, *extra)}
         corpora[name] = {"seeds": seeds, "train_bytes": (splits / "train.txt").stat().st_size,
                          "rows": corpus_rows(units), "units": units}
     emit({"within": WITHIN, "corpora": corpora})

@@ -157,7 +157,9 @@ def test_search_peers_counts_trial_epochs_to_the_random_searchs_best():
     units = {"tutorial": [{"trials": [], "base": {"test_loss": 1.90, "epochs": 38}}],
              "nightly": [{"trials": nightly, "base": {"test_loss": 1.80, "epochs": 30}}],
              "optuna": [{"trials": [trial(1, 2, 3.0, 1)]}],  # no trial succeeded
-             "random": [{"trials": random, "base": {"test_loss": 1.95, "epochs": 20}}]}
+             "random": [{"trials": random, "base": {"test_loss": 1.95, "epochs": 20}}],
+             # A nightly search with other parameters (--nightly before=...).
+             "before": [{"trials": nightly[:2], "base": {"test_loss": 1.85, "epochs": 25}}]}
     rows = corpus_rows(units)
     assert rows["nightly"]["seeds"][0] == {
         "test_loss": 1.80, "base_epochs": 30, "trial_epochs": 7, "trial_seconds": 30.0,
@@ -169,6 +171,7 @@ def test_search_peers_counts_trial_epochs_to_the_random_searchs_best():
     assert "| (b) the nightly search | 1.8000 | 1.8000 | 7 | 30 | 4 |" in report
     assert "| (a) the tutorial's configuration | 1.9000 | 1.9000 | - | - | - |" in report
     assert "| (c) Optuna | - | - | 2 | 10 | - |" in report
+    assert "| (b) nightly, before | 1.8500 | 1.8500 | 4 | 20 | 4 |" in report
 
 
 def test_a_search_in_rounds_waits_for_each_rounds_slowest_trial(tmp_path, monkeypatch):
