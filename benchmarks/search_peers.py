@@ -21,7 +21,10 @@ splitter) and seed, four units, each in a fresh MLflow store and process:
 
 ``--nightly NAME=PARAMS`` adds a nightly search with other run parameters (JSON,
 over the DAG's defaults: ``--nightly before='{"floor": false}'``), so that a
-default is chosen by measurement: its rows are "(b) nightly, NAME".
+default is chosen by measurement: its rows are "(b) nightly, NAME". One more key
+is the benchmark's own, ``"shortlist": [K, EPOCHS]``: before the choice, the K
+best trials that finished their epochs train on, from their last epoch, to
+EPOCHS (the other way to give promising trials more than ASHA's rungs).
 
 Each search's winner, and the tutorial's configuration, is then trained by the
 base model's rule (``RunConfig.base_model_fit``: early stopping, learning rate
@@ -33,6 +36,7 @@ the benchmark, hours on 2 CPU cores, runs in parts (``benchmarks.common.run_unit
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import time
@@ -61,8 +65,9 @@ def unit(variant: str, seed: int, splits: Path, home: Path, quick: bool) -> dict
     from training.tuning.suggest import TUTORIAL
 
     variant, _, changed = variant.partition("=")
-    config = RunConfig.from_params({**(QUICK if quick else {}),
-                                    **(json.loads(changed) if changed else {})})
+    params = {**(QUICK if quick else {}), **(json.loads(changed) if changed else {})}
+    shortlist = params.pop("shortlist", None)
+    config = RunConfig.from_params(params)
     if quick:
         config = config.model_copy(update={"space": SearchSpace.load(
             Path(__file__).parents[1] / "training" / "search_space_cpu.yaml")})
@@ -71,7 +76,11 @@ def unit(variant: str, seed: int, splits: Path, home: Path, quick: bool) -> dict
         chosen = TUTORIAL
     else:
         started = time.perf_counter()
-        trials, picked = SEARCH.get(variant, nightly)(config, splits, home, seed)
+        search = SEARCH.get(variant, nightly)
+        if shortlist:
+            search = functools.partial(nightly, before_select=functools.partial(
+                train_on, splits=splits, best=shortlist[0], epochs=shortlist[1]))
+        trials, picked = search(config, splits, home, seed)
         result |= {"trials": trials, "chosen": picked["trial_num"],
                    "search_seconds": time.perf_counter() - started}
         if picked["params"] is None:
@@ -84,13 +93,37 @@ def unit(variant: str, seed: int, splits: Path, home: Path, quick: bool) -> dict
     return result
 
 
-def nightly(config, splits: Path, home: Path, seed: int, **changes) -> tuple[list, dict]:
+def nightly(config, splits: Path, home: Path, seed: int, before_select=None,
+            **changes) -> tuple[list, dict]:
     from benchmarks.search_quality import run_search
 
     search = config.search.model_copy(update=changes.get("search", {}))
     pruning = config.pruning.model_copy(update=changes.get("pruning", {}))
     return run_search(f"night-{seed}", splits, search, pruning, config.trial_fit,
-                      space=config.space, policy=config.policy)
+                      space=config.space, policy=config.policy, before_select=before_select)
+
+
+def train_on(store, fit, *, splits: Path, best: int, epochs: int) -> dict[int, float]:
+    """The ``best`` trials that trained all their epochs (not pruned, not stopped
+    early) train on from their last epoch to ``epochs``, in their own runs, one
+    after the other; returns each one's seconds."""
+    from training.core.config import TrainJob
+    from training.core.records import OK, trial_name
+    from training.pipeline import runner
+    from training.pipeline.training_run import run_training
+    from training.tracking import tags
+
+    finished = [t for t in store.trials() if t.status == OK and t.num_epochs >= fit.num_epochs]
+    spent = {}
+    for trial in sorted(finished, key=lambda t: t.val_loss)[:best]:
+        started = time.perf_counter()
+        run_training(TrainJob(data_dir=splits, hyperparams=trial.hyperparams, restore=True,
+                              checkpoint_dir=runner.folder(store.search_id)
+                              / trial_name(trial.trial_num),
+                              fit=fit.model_copy(update={"num_epochs": epochs})),
+                     run_id=trial.run_id, run_tags={tags.KIND: tags.TRIAL})
+        spent[trial.trial_num] = time.perf_counter() - started
+    return spent
 
 
 def random_search(config, splits: Path, home: Path, seed: int) -> tuple[list, dict]:
@@ -165,11 +198,14 @@ def main() -> None:
         splits = make_splits(corpus, args.scratch / "splits" / name,
                              max_bytes=20_000 if args.quick else None)
         seeds = args.seeds[:1] if args.quick else args.seeds
-        units = {variant: [run_unit(
+        # Seed by seed, so that a run stopped half-way holds every variant of a seed.
+        by_seed = [{variant: run_unit(
             "benchmarks.search_peers", f"{name}-{variant}-{seed}",
             [f"{variant}={extra[variant]}" if variant in extra else variant, str(seed),
-             str(splits)], args.scratch, args.quick) for seed in seeds]
-            for variant in (*VARIANTS, *extra)}
+             str(splits)], args.scratch, args.quick) for variant in (*VARIANTS, *extra)}
+            for seed in seeds]
+        units = {variant: [results[variant] for results in by_seed]
+                 for variant in by_seed[0]}
         corpora[name] = {"seeds": seeds, "train_bytes": (splits / "train.txt").stat().st_size,
                          "rows": corpus_rows(units), "units": units}
     emit({"within": WITHIN, "corpora": corpora})

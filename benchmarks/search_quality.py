@@ -96,10 +96,13 @@ def unit(variant: str, seed: int, splits: Path, home: Path, quick: bool) -> dict
 
 
 def run_search(search_id: str, splits: Path, search, pruning, fit, space, policy=None,
-               feasible: bool = True, driver=None) -> tuple[list[dict], dict]:
+               feasible: bool = True, driver=None,
+               before_select=None) -> tuple[list[dict], dict]:
     """One search by ``training.search``'s driver (or ``driver``, a subclass of
     it): its trials (each with its process's seconds and when it started and
-    finished) and the trial ``policy`` chooses."""
+    finished) and the trial ``policy`` chooses; ``before_select(store, fit)``
+    runs between the last trial and the choice, and returns each trial's extra
+    seconds."""
     from training.core.config import SelectionPolicy
     from training.pipeline.local_search import LocalSearch, measure_splits
     from training.tuning.report import finish_search
@@ -122,10 +125,12 @@ def run_search(search_id: str, splits: Path, search, pruning, fit, space, policy
                            split_bytes=sizes if feasible else None)
     searched.run()
     timing = searched.timing
+    extra = before_select(searched.store, searched.fit) if before_select else {}
     trials = [{"trial_num": t.trial_num, "status": t.status, "val_loss": t.val_loss,
                "num_epochs": t.num_epochs, "avg_epoch_seconds": t.avg_epoch_seconds,
                "failure_reason": t.failure_reason, "params": t.hyperparams.to_dict(),
-               "seconds": timing.get(t.trial_num, (None,) * 3)[0],
+               "seconds": (timing.get(t.trial_num, (0.0,) * 3)[0]
+                           + extra.get(t.trial_num, 0.0)) or None,
                "finished_at": timing.get(t.trial_num, (None,) * 3)[1],
                "started_at": timing.get(t.trial_num, (None,) * 3)[2]}
               for t in searched.store.trials()]
