@@ -146,7 +146,8 @@ class ChampionChanged(Alert):
         result = ti.xcom_pull(task_ids=ti.task_id)
         if not result or not result.get("champion"):
             return None
-        lines = [f"test loss {result['test_loss']:.4f} nats/char, {_change(result)}"]
+        lines = [*_verdict(result),
+                 f"test loss {result['test_loss']:.4f} nats/char, {_change(result)}"]
         if result.get("cost"):
             lines.append(f"what the night cost: {result['cost']}")
         lines += _links(result, ti.dag_id, ti.run_id)
@@ -160,7 +161,8 @@ class ApprovalRequested(Alert):
         ti, task = context["ti"], context["task"]
         result = task.registration  # rendered: register's result
         page = task.generate_link_to_ui_from_context(context=context)
-        lines = [f"test loss {result['test_loss']:.4f} nats/char, {_change(result)}",
+        lines = [*_verdict(result),
+                 f"test loss {result['test_loss']:.4f} nats/char, {_change(result)}",
                  f"approve or reject it: {page}", *_links(result, ti.dag_id, ti.run_id)]
         return Message(f"tweetbot: approve v{result['version']} as the new champion?",
                        tuple(lines))
@@ -185,6 +187,11 @@ class DeadlineMissed(Alert):
             f"not finished {self.deadline} after it was queued "
             f"({run.get('queued_at') or 'unknown'}); it is {run.get('state', 'unknown')}",
             f"Airflow run: {airflow_run_url(dag_id, run_id)}"))
+
+
+def _verdict(result: dict) -> list[str]:
+    """The registry's verdict, in words: the gain, its bound and the margin."""
+    return [result["verdict"]] if result.get("verdict") else []
 
 
 def _change(result: dict) -> str:

@@ -9,7 +9,9 @@ project's model with the same weights, records it as an MLflow run (kind
 ``import``, the source file among its artifacts), scores it on ``test.txt``
 beside the champion, and registers it as a version of ``tweetbot-charrnn``
 tagged with the file's name and SHA-256. Like any new version it is a
-``candidate``; it becomes ``champion`` only by a lower test loss. Importing
+``candidate``; it becomes ``champion`` only through the same gate as a night's
+model (``training.tracking.registry``: by default, the lower bound of its gain
+over the champion must clear the margin). Importing
 the same file again finds the version it made and changes nothing.
 """
 
@@ -31,10 +33,11 @@ from training.model.checkpoints import BEST_FILENAME
 from training.tracking import registry, runs, tags
 
 
-def import_model(path: Path, data_location: str,
-                 margin: float = PROMOTION_MARGIN) -> Registration:
+def import_model(path: Path, data_location: str, margin: float = PROMOTION_MARGIN,
+                 rule: str = registry.BOUND) -> Registration:
     """Import ``path``, test it on ``data_location``'s test split, register it;
-    it becomes champion by beating the champion's test loss by ``margin``."""
+    it becomes champion by beating the champion's test loss by ``margin``
+    (by ``rule``)."""
     from training.model import tutorial_h5
 
     path = Path(path)
@@ -65,7 +68,8 @@ def import_model(path: Path, data_location: str,
     from training.pipeline.evaluation import evaluate  # TensorFlow was loaded already
 
     evaluation = evaluate(run.run_id, data_dir, data_location)
-    return registry.register_evaluated(run.run_id, model_uri, evaluation, source, margin)
+    return registry.register_evaluated(run.run_id, model_uri, evaluation, source, margin,
+                                       rule=rule)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -80,12 +84,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--promotion-margin", type=float, default=PROMOTION_MARGIN,
                         help=f"becomes champion only with a test loss this fraction below "
                              f"the champion's (default: {PROMOTION_MARGIN})")
+    parser.add_argument("--promotion-rule", choices=(registry.BOUND, registry.POINT),
+                        default=registry.BOUND,
+                        help="bound: the gain's 95 %% lower bound must clear the margin "
+                             "(default); point: the gain itself")
     args = parser.parse_args(argv)
     try:
         if not 0 <= args.promotion_margin < 1:
             raise InputError(f"--promotion-margin {args.promotion_margin}: expected a "
                              f"fraction in [0, 1)")
-        result = import_model(args.model, args.data_dir, args.promotion_margin)
+        result = import_model(args.model, args.data_dir, args.promotion_margin,
+                              args.promotion_rule)
     except InputError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

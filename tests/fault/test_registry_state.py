@@ -168,23 +168,66 @@ def test_a_champion_from_other_splits_meanwhile_is_not_compared_with():
     assert str(registry.champion().version) == str(first.version)
 
 
-def test_the_champion_moves_only_for_a_gain_beyond_the_margin():
+def test_the_champion_moves_only_when_the_gains_lower_bound_clears_the_margin():
     first = registered("sha256-of-splits", champion=True)
     evaluation = Evaluation(run_id=first.run_id, test_loss=1.495, test_bits_per_char=2.2,
-                            champion_version=int(first.version), champion_test_loss=1.5)
+                            champion_version=int(first.version), champion_test_loss=1.5,
+                            test_sha256="sha256-of-test", gain=1 - 1.495 / 1.5,
+                            gain_lower_bound=-0.002, gain_units=349, gain_unit="tweet",
+                            bootstrap_resamples=10_000, bootstrap_seed=0, confidence=0.95)
 
-    def candidate(test_loss: float, margin: float):
+    def candidate(rule: str, margin: float = 0.005, **update):
+        version = registered("sha256-of-splits", champion=False)
+        return version, registry.register_evaluated(
+            version.run_id, version.source,
+            evaluation.model_copy(update={"run_id": version.run_id, **update}), {},
+            margin=margin, rule=rule)
+
+    noise, within = candidate("bound")
+    assert not within.champion
+    assert within.verdict == (
+        f"v{within.version} is better than v{first.version} by 0.3 % (95 % lower bound "
+        f"\N{MINUS SIGN}0.2 %, margin 0.5 %): the gain may be noise, v{within.version} "
+        f"stays candidate")
+    # The evidence is on the version, before any approval.
+    held = tracking.client().get_model_version(registry.MODEL_NAME, noise.version).tags
+    assert {key: held[key] for key in (
+        tags.GAIN, tags.GAIN_LOWER_BOUND, tags.GAIN_UNIT, tags.GAIN_UNITS,
+        tags.BOOTSTRAP_RESAMPLES, tags.BOOTSTRAP_SEED, tags.TEST_SHA256,
+        tags.PROMOTION_RULE)} == {
+        tags.GAIN: "0.003333", tags.GAIN_LOWER_BOUND: "-0.002000", tags.GAIN_UNIT: "tweet",
+        tags.GAIN_UNITS: "349", tags.BOOTSTRAP_RESAMPLES: "10000", tags.BOOTSTRAP_SEED: "0",
+        tags.TEST_SHA256: "sha256-of-test", tags.PROMOTION_RULE: "bound"}
+    _, clear = candidate("bound", test_loss=1.47, gain=0.02, gain_lower_bound=0.012)
+    assert clear.champion and clear.verdict == (
+        f"v{clear.version} is better than v{first.version} by 2.0 % (95 % lower bound "
+        f"1.2 %, margin 0.5 %): promoted")
+
+
+def test_the_point_rule_and_a_split_too_small_for_a_bound_decide_on_the_gain():
+    first = registered("sha256-of-splits", champion=True)
+    evaluation = Evaluation(run_id=first.run_id, test_loss=1.495, test_bits_per_char=2.2,
+                            champion_version=int(first.version), champion_test_loss=1.5,
+                            gain=1 - 1.495 / 1.5, gain_lower_bound=0.004, gain_units=400)
+
+    def candidate(rule: str, margin: float, **update):
         version = registered("sha256-of-splits", champion=False)
         return registry.register_evaluated(
-            version.run_id, version.source, evaluation.model_copy(
-                update={"run_id": version.run_id, "test_loss": test_loss}), {}, margin=margin)
+            version.run_id, version.source,
+            evaluation.model_copy(update={"run_id": version.run_id, **update}), {},
+            margin=margin, rule=rule)
 
     # 0.33 % lower: not enough for a 0.5 % margin, enough for none.
-    within = candidate(1.495, margin=0.005)
+    within = candidate("point", margin=0.005)
     assert not within.champion
-    assert within.verdict == (f"v{within.version} stays candidate; champion v{first.version} "
-                              f"is within the promotion margin (0.5%): 1.4950 against 1.5000")
-    assert candidate(1.4949, margin=0.0).champion
+    assert within.verdict == (
+        f"v{within.version} is better than v{first.version} by 0.3 % (margin 0.5 %, on the "
+        f"point estimate): within the margin, v{within.version} stays candidate")
+    assert candidate("point", margin=0.0, test_loss=1.4949).champion
+    # Twelve tweets give no bound: the gain itself decides, and the verdict says so.
+    few = candidate("bound", margin=0.0, test_loss=1.4, gain_lower_bound=None, gain_units=12)
+    assert few.champion and "too few tweets for a bound: 12, so on the point estimate" in (
+        few.verdict)
 
 
 def awaiting_approval():
@@ -193,7 +236,9 @@ def awaiting_approval():
     first = registered("sha256-of-splits", champion=True)
     version = registered("sha256-of-splits", champion=False)
     evaluation = Evaluation(run_id=version.run_id, test_loss=1.2, test_bits_per_char=1.7,
-                            champion_version=int(first.version), champion_test_loss=1.5)
+                            champion_version=int(first.version), champion_test_loss=1.5,
+                            gain=0.2, gain_lower_bound=0.15, gain_units=349,
+                            confidence=0.95)
     waiting = registry.register_evaluated(version.run_id, version.source, evaluation, {},
                                           margin=0.005, require_approval=True)
     return first, version, waiting
@@ -202,8 +247,9 @@ def awaiting_approval():
 def test_a_version_awaiting_approval_moves_only_once_approved():
     first, version, waiting = awaiting_approval()
     assert waiting.awaiting_approval and not waiting.champion
-    assert waiting.verdict == (f"v{version.version} beats champion v{first.version} "
-                               f"(1.2000 against 1.5000); it stays candidate until approved")
+    assert waiting.verdict == (f"v{version.version} is better than v{first.version} by "
+                               f"20.0 % (95 % lower bound 15.0 %, margin 0.5 %): it stays "
+                               f"candidate until approved")
     assert str(registry.champion().version) == str(first.version)
     assert str(registry.version_by_alias(registry.CANDIDATE).version) == str(version.version)
     promoted = registry.promote_approved(waiting, margin=0.005)

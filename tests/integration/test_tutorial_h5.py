@@ -9,6 +9,7 @@ must give the original's predictions.
 from __future__ import annotations
 
 import math
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -88,7 +89,7 @@ def test_a_keras_2_tutorial_model_imports_and_exports_with_the_same_predictions(
     assert (run.data.params["num_layers"], run.data.params["rnn_size"],
             run.data.params["optimizer"]) == ("2", "32", "rmsprop")
     test_loss = run.data.metrics["test_loss"]
-    assert f"test_loss {test_loss:.4f}; v{version.version} is the new champion" in (
+    assert f"test_loss {test_loss:.4f}; v{version.version} is the first champion" in (
         capsys.readouterr().out)
     # The imported model computes what the tutorial's did (its Keras 2 gates too).
     np.testing.assert_allclose(
@@ -131,11 +132,16 @@ def test_an_imported_model_is_scored_and_gated_like_any_version(tmp_path, sample
     first = import_h5.import_model(random_model, str(sample_splits))
     assert first.champion and abs(first.test_loss - math.log(VOCAB_SIZE)) < 0.1
     better = import_h5.import_model(frequencies, str(sample_splits))
-    assert better.champion and better.verdict == "v2 is the new champion"
+    # The same gate as a night's model: the gain's lower bound cleared the margin.
+    assert better.champion and re.fullmatch(
+        r"v2 is better than v1 by \d+\.\d % \(95 % lower bound \d+\.\d %, margin 0\.5 %\): "
+        r"promoted", better.verdict), better.verdict
+    assert better.gain_lower_bound > 0.005 and better.gain_units > 30
     assert better.test_loss == pytest.approx(cross_entropy, abs=1e-4)
     worse = import_h5.import_model(other_random, str(sample_splits))
     assert not worse.champion
-    assert worse.verdict == "v3 stays candidate; champion v2 is better on the test split"
+    assert worse.verdict.startswith("v3 is worse than v2 by ")
+    assert worse.verdict.endswith(": v3 stays candidate")
     assert int(registry.version_by_alias(registry.CANDIDATE).version) == 3
     # The demo's report names a champion that no search made by its source.
     report()

@@ -36,7 +36,8 @@ class Result:
         return self.value
 
 
-REGISTERED = {"run_id": "0123abcd", "version": 7, "test_loss": 1.4365, "verdict": "",
+VERDICT = "v7 is better than v6 by 3.2 % (95 % lower bound 2.1 %, margin 0.5 %): promoted"
+REGISTERED = {"run_id": "0123abcd", "version": 7, "test_loss": 1.4365, "verdict": VERDICT,
               "previous_champion": 6, "previous_test_loss": 1.4840,
               "cost": "0.01 GPU-hours (40 accelerator-seconds), 12 min of step time"}
 
@@ -61,7 +62,7 @@ def test_a_new_champion_alert_gives_the_change_and_the_links(channels):
     [post] = webhook.posts
     assert subject == "tweetbot: new champion v7"
     assert post["text"].splitlines() == [
-        "tweetbot: new champion v7",
+        "tweetbot: new champion v7", VERDICT,
         "test loss 1.4365 nats/char, -3.2% against champion v6 (1.4840)",
         "what the night cost: 0.01 GPU-hours (40 accelerator-seconds), 12 min of step time",
         "MLflow run: http://mlflow.example:5000/#/runs/0123abcd",

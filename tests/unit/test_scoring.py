@@ -68,3 +68,19 @@ def test_a_model_that_never_forgets_still_gets_the_one_stream_loss():
     assert score.pieces == 8 and score.rescored == 7
     assert score.loss == pytest.approx(scoring.stream_loss(generator, ids, streams=1),
                                        rel=1e-6)
+    # Scored again, each piece's characters still land in their own tweets.
+    one = scoring.stream_score(generator, ids, streams=1)
+    np.testing.assert_allclose(score.tweet_nats, one.tweet_nats, rtol=1e-5)
+
+
+def test_each_tweets_nats_are_its_characters_and_its_newline(generator):
+    ids = VOCAB.encode(TEXT)
+    score = scoring.stream_score(generator, ids, streams=8, warmup=64)
+    lines = TEXT.split("\n")
+    assert len(score.tweet_nats) == len(lines) == 300
+    # Every line but the last ends in its newline.
+    assert score.tweet_chars.tolist() == [len(line) + 1 for line in lines[:-1]] + [
+        len(lines[-1])]
+    assert score.tweet_nats.sum() / len(ids) == pytest.approx(score.loss, rel=1e-9)
+    one = scoring.stream_score(generator, ids, streams=1)
+    np.testing.assert_allclose(score.tweet_nats, one.tweet_nats, rtol=1e-4)

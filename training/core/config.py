@@ -289,6 +289,10 @@ class PipelineSettings(Config):
         f"trial_chars/{BUDGET_MIN_EPOCHS} characters (default: max_epochs epochs)"))
     force: bool = Field(False, description=(
         "retrain even if the splits did not change since the champion was trained"))
+    promotion_rule: Literal["bound", "point"] = Field("bound", description=(
+        "bound: the champion moves only if the 95 % lower confidence bound of the new "
+        "version's test-loss gain (a paired bootstrap over the test split's tweets) "
+        "exceeds promotion_margin; point: if the gain itself does"))
     promotion_margin: float = Field(PROMOTION_MARGIN, ge=0.0, lt=1.0, description=(
         "the champion moves to a new version only if its test loss is at least this "
         "fraction below the champion's (0.005: half a percent), so that noise-sized "

@@ -131,13 +131,23 @@ class TrainedModel(Frozen):
 
 
 class Evaluation(Frozen):
-    """Test-split loss of a model and of the champion it challenges."""
+    """Test-split loss of a model and of the champion it challenges, and the
+    model's gain over it with its bootstrap lower bound
+    (``training.model.comparison``: ``gain_lower_bound`` None with too few units)."""
 
     run_id: str
     test_loss: float
     test_bits_per_char: float
     champion_version: int | None = None
     champion_test_loss: float | None = None
+    test_sha256: str | None = None
+    gain: float | None = None
+    gain_lower_bound: float | None = None
+    gain_units: int | None = None
+    gain_unit: str | None = None
+    bootstrap_resamples: int | None = None
+    bootstrap_seed: int | None = None
+    confidence: float | None = None
 
 
 class Registration(Frozen):
@@ -152,4 +162,9 @@ class Registration(Frozen):
     awaiting_approval: bool = False
     previous_champion: int | None = None  # the champion it was tested against
     previous_test_loss: float | None = None
+    # Its gain over that champion and the gain's lower bound (Evaluation's).
+    gain: float | None = None
+    gain_lower_bound: float | None = None
+    gain_units: int | None = None
+    confidence: float | None = None
     cost: str | None = None  # what the DAG run's steps cost, for people to read

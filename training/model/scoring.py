@@ -3,7 +3,9 @@
 The text is read through the model's stateless inference graph with the state
 carried across chunks, the text cut into pieces scored side by side
 (``stream_score``), so the loss of two models trained with different batch sizes
-is directly comparable.
+is directly comparable. Each character's loss is kept (4 bytes a character), so
+the score also holds the nats of each tweet (``tweet_nats``): the units over
+which two models' losses on the same text are compared (``training.model.comparison``).
 """
 
 from __future__ import annotations
@@ -31,6 +33,8 @@ class StreamScore:
     loss: float  # mean nats per character, each given all the text before it
     pieces: int  # rows scored side by side
     rescored: int  # pieces whose warm-up did not reach the true state
+    tweet_nats: np.ndarray  # summed nats of each tweet (a line and its newline), in order
+    tweet_chars: np.ndarray  # characters of each tweet, its newline included
 
 
 def stream_loss(generator, ids: np.ndarray, streams: int = STREAMS,
@@ -57,7 +61,11 @@ def stream_score(generator, ids: np.ndarray, streams: int = STREAMS,
     warm_nll, warmed = _nll(generator, inputs[:, :warm], targets[:, :warm],
                             generator.zero_states(rows))
     row_nll, final = _nll(generator, inputs[:, warm:], targets[:, warm:], warmed)
-    row_nll[0] += warm_nll[0]
+    # Character i of ids is the target at context position i: row j scores ids
+    # j * piece + warm onwards (row 0 its warm-up too), each character once.
+    char_nll = np.empty(len(ids), np.float32)
+    char_nll[:warm] = warm_nll[0]
+    char_nll[warm:] = row_nll.ravel()
     rescored = 0
     for row in range(1, rows):  # in order: the row before is exact by now
         gap = max(np.abs(w[row] - f[row - 1]).max()
@@ -67,16 +75,27 @@ def stream_score(generator, ids: np.ndarray, streams: int = STREAMS,
             nll, states = _nll(generator, inputs[row:row + 1, warm:],
                                targets[row:row + 1, warm:],
                                [f[row - 1:row] for f in final])
-            row_nll[row] = nll[0]
+            char_nll[warm + row * piece:warm + (row + 1) * piece] = nll[0]
             for f, state in zip(final, states, strict=True):
                 f[row] = state[0]
             rescored += 1
-    return StreamScore(float(row_nll.sum() / len(ids)), rows, rescored)
+    tweet = tweet_index(ids, generator.newline_id)
+    return StreamScore(loss=float(char_nll.sum(dtype=np.float64) / len(ids)), pieces=rows,
+                       rescored=rescored,
+                       tweet_nats=np.bincount(tweet, weights=char_nll),
+                       tweet_chars=np.bincount(tweet))
+
+
+def tweet_index(ids: np.ndarray, newline_id: int) -> np.ndarray:
+    """The tweet each character belongs to: a line, its newline included."""
+    ends = ids == newline_id
+    return np.concatenate([[0], np.cumsum(ends[:-1])]).astype(np.int64)
 
 
 def _nll(generator, inputs: np.ndarray, targets: np.ndarray, states):
-    """Per-row summed negative log-likelihood of ``targets``, and the final states."""
-    total = np.zeros(len(inputs))
+    """Negative log-likelihood of each of ``targets`` (rows x characters), and
+    the final states."""
+    nll = np.empty(targets.shape, np.float32)
     states = [np.array(state) for state in states]
     for start in range(0, inputs.shape[1], CHUNK_CHARS):
         window = slice(start, start + CHUNK_CHARS)
@@ -85,5 +104,5 @@ def _nll(generator, inputs: np.ndarray, targets: np.ndarray, states):
         logits -= logits.max(axis=2, keepdims=True)
         log_norm = np.log(np.exp(logits).sum(axis=2))
         picked = np.take_along_axis(logits, targets[:, window, None], axis=2)[..., 0]
-        total -= (picked - log_norm).sum(axis=1)
-    return total, [np.array(state) for state in states]
+        nll[:, window] = log_norm - picked
+    return nll, [np.array(state) for state in states]

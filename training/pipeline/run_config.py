@@ -59,7 +59,8 @@ SECTIONS = {
                "max_train_chars",
                "algorithm",
                "n_startup_jobs", "floor", "warm_start", "past_trials", "pruning"),
-    "Selection": ("policy", "tolerance", "weight", "promotion_margin", "require_approval"),
+    "Selection": ("policy", "tolerance", "weight", "promotion_rule", "promotion_margin",
+                  "require_approval"),
     "Search space": ("space_overrides",),
 }
 

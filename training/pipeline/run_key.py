@@ -12,8 +12,9 @@ changed:
 - **code**: the tweetbot version and revision (``training.core.settings``);
 - **params**: the SHA-256 of the run parameters that change what is trained:
   all but ``force``, ``data_location`` (the data part covers it),
-  ``space_overrides`` (the space part), ``promotion_margin`` and
-  ``require_approval`` (which decide promotion, not the model).
+  ``space_overrides`` (the space part), ``promotion_margin``,
+  ``promotion_rule`` and ``require_approval`` (which decide promotion, not the
+  model).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from training.core.config import Frozen
 from training.pipeline.run_config import RunConfig
 
 NOT_A_TRAINING_INPUT = ("force", "data_location", "space_overrides", "promotion_margin",
-                        "require_approval")
+                        "promotion_rule", "require_approval")
 TAG_PREFIX = "tweetbot.run_key"  # tweetbot.run_key, tweetbot.run_key.data, ...
 PARTS = ("data", "space", "code", "params")
 

@@ -237,7 +237,8 @@ def register(run: RunInputs, chosen: ChosenTrial, trained: TrainedModel,
     registration = registry.register_evaluated(
         trained.run_id, trained.model_uri, evaluation, version_tags,
         margin=run.config.pipeline.promotion_margin,
-        require_approval=run.config.pipeline.require_approval
+        require_approval=run.config.pipeline.require_approval,
+        rule=run.config.pipeline.promotion_rule
     ).model_copy(update={"cost": night.describe()})
     print(registration.verdict)
     print(f"what this run cost: {night.describe()}")
@@ -247,6 +248,8 @@ def register(run: RunInputs, chosen: ChosenTrial, trained: TrainedModel,
 def promote(run: RunInputs, registration: Registration) -> Registration:
     """``champion`` to a version a person approved, if it still beats it."""
     _check_same_store(run)
-    promoted = registry.promote_approved(registration, run.config.pipeline.promotion_margin)
+    pipeline = run.config.pipeline
+    promoted = registry.promote_approved(registration, pipeline.promotion_margin,
+                                         pipeline.promotion_rule)
     print(promoted.verdict)
     return promoted

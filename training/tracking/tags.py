@@ -38,6 +38,16 @@ DATA_SHA256 = "tweetbot.data_sha256"
 CODE_VERSION = "tweetbot.code_version"
 CODE_REVISION = "tweetbot.code_revision"
 TEST_LOSS = "tweetbot.test_loss"
+# The evidence a version was promoted (or not) on: its gain over the champion it
+# was tested against, the gain's bootstrap lower bound and how it was computed.
+TEST_SHA256 = "tweetbot.test_sha256"
+GAIN = "tweetbot.gain"
+GAIN_LOWER_BOUND = "tweetbot.gain_lower_bound"
+GAIN_UNIT = "tweetbot.gain_unit"
+GAIN_UNITS = "tweetbot.gain_units"
+BOOTSTRAP_RESAMPLES = "tweetbot.bootstrap_resamples"
+BOOTSTRAP_SEED = "tweetbot.bootstrap_seed"
+PROMOTION_RULE = "tweetbot.promotion_rule"
 # What the DAG run that made a version cost (training.tracking.search_store.night_cost).
 ACCELERATOR_SECONDS = "tweetbot.accelerator_seconds"
 WALL_SECONDS = "tweetbot.wall_seconds"
