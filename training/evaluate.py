@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 
 from training.core.atomic import write_atomically
-from training.core.errors import InputError
+from training.core.errors import InputError, exit_status
 from training.data import storage
 from training.data.splits import TEST
 from training.pipeline.evaluation import evaluate
@@ -41,7 +41,7 @@ def main(argv: list[str] | None = None) -> int:
                               args.data_dir)
     except InputError as error:
         print(f"error: {error}", file=sys.stderr)
-        return 2
+        return exit_status(error)
     if args.result_path:
         args.result_path.parent.mkdir(parents=True, exist_ok=True)
         write_atomically(args.result_path, result.model_dump_json().encode())

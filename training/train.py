@@ -26,7 +26,7 @@ from training.core.config import (
     command_parser,
     given_arguments,
 )
-from training.core.errors import InputError, TrainingDiverged
+from training.core.errors import InputError, TrainingDiverged, exit_status
 from training.core.records import TrainedModel
 from training.data import storage
 from training.model.checkpoints import (
@@ -117,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
                                   on_run=clock.charge_to)
     except InputError as error:
         print(f"error: {error}", file=sys.stderr)
-        return 2
+        return exit_status(error)
     except TrainingDiverged as error:
         print(f"error: {error}", file=sys.stderr)
         return 1

@@ -129,7 +129,10 @@ def local_accelerators(gpu: bool, environ=os.environ) -> int:
 def run_step(step: dict, gpu: bool = True) -> dict:
     from training.pipeline import runner
 
-    return runner.run(runner.place(_on_this_worker(step, gpu)))
+    try:
+        return runner.run(runner.place(_on_this_worker(step, gpu)))
+    except runner.StepRefused as refused:  # the same file again: a retry cannot help
+        raise AirflowFailException(str(refused)) from None
 
 
 @task(pool=TRIALS_POOL, map_index_template="{{ trial_label }}")

@@ -10,6 +10,21 @@ class InputError(ValueError):
     """
 
 
+class DamagedArtifact(InputError):
+    """A stored file is not the one that was written (its SHA-256 differs from
+    the record made when it was written). Running the step again reads the same
+    file: CLIs exit with ``DAMAGED_EXIT_STATUS`` and the local runner fails the
+    task without a retry."""
+
+
+DAMAGED_EXIT_STATUS = 3
+
+
+def exit_status(error: InputError) -> int:
+    """A CLI's exit status for ``error``: 2 for bad input, 3 for a damaged file."""
+    return DAMAGED_EXIT_STATUS if isinstance(error, DamagedArtifact) else 2
+
+
 class TrainingDiverged(RuntimeError):
     """The loss became NaN or infinite; the run is a failure, not a result.
 

@@ -24,7 +24,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from training.core.atomic import write_atomically
-from training.core.errors import InputError
+from training.core.errors import DamagedArtifact
 
 STATE_FILENAME = "state.json"
 BEST_FILENAME = "best.keras"
@@ -79,7 +79,7 @@ class TrainingState:
         if expected is None:
             return path  # written before digests were kept
         if not path.is_file() or file_sha256(path) != expected:
-            raise InputError(f"{path}: damaged or missing since epoch {self.epochs_done} was "
+            raise DamagedArtifact(f"{path}: damaged or missing since epoch {self.epochs_done} was "
                              f"saved (SHA-256 differs from {STATE_FILENAME}); remove "
                              f"{Path(directory)} to train from scratch")
         return path

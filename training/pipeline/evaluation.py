@@ -15,9 +15,11 @@ from pathlib import Path
 
 import numpy as np
 
+from training.core.errors import DamagedArtifact
 from training.core.records import Evaluation
 from training.data.splits import TEST, inspect_split, split_path
 from training.data.vocab import Vocabulary
+from training.model.checkpoints import BEST_FILENAME, STATE_FILENAME, TrainingState
 from training.model.comparison import paired_gain
 from training.model.scoring import StreamScore, stream_score
 from training.tracking import registry, runs
@@ -28,7 +30,24 @@ def run_score(run_id: str, ids: np.ndarray) -> StreamScore:
 
     with tempfile.TemporaryDirectory() as scratch:
         folder = runs.download_checkpoint(run_id, Path(scratch))
+        checked_model(run_id, folder)
         return stream_score(TweetGenerator.from_checkpoint(folder), ids)
+
+
+def checked_model(run_id: str, folder: Path) -> None:
+    """Refuse a downloaded checkpoint whose best.keras is not the one the run
+    wrote (its state.json holds the SHA-256), and mark the run's model damaged,
+    so that nobody registers it by hand."""
+    state = TrainingState.load(folder)
+    if state is None:
+        return  # a run that logged no state (an import): nothing to check against
+    try:
+        state.checked_file(folder, BEST_FILENAME)
+    except DamagedArtifact:
+        reason = (f"run {run_id}: {BEST_FILENAME} is damaged: SHA-256 differs from the "
+                  f"run's {STATE_FILENAME}")
+        runs.mark_damaged(run_id, reason)
+        raise DamagedArtifact(reason) from None
 
 
 def evaluate(run_id: str, data_dir: Path, location: str | None = None) -> Evaluation:

@@ -24,11 +24,17 @@ from pathlib import Path
 from typing import TextIO
 
 from training.core import settings
+from training.core.errors import DAMAGED_EXIT_STATUS
 from training.core.records import Step
 
 
 class StepFailed(RuntimeError):
     """A step's process ended without a result (a crash, a kill, an OOM)."""
+
+
+class StepRefused(StepFailed):
+    """A step's process refused a damaged file (``DAMAGED_EXIT_STATUS``):
+    running it again reads the same file, so it is not retried."""
 
 
 class StepInterrupted(RuntimeError):
@@ -106,6 +112,9 @@ def run(command: LocalCommand, output: TextIO | None = None) -> dict:
         _stop(process)
     if status == -signal.SIGINT:
         raise StepInterrupted(f"python -m {command.step.module} was interrupted")
+    if status == DAMAGED_EXIT_STATUS:
+        raise StepRefused(f"python -m {command.step.module} refused a damaged file (see its "
+                          f"log); running it again cannot succeed")
     if status != 0 or not command.result_path.exists():
         missing = "" if command.result_path.exists() else " without a result"
         raise StepFailed(f"python -m {command.step.module} {how_it_ended(status)}{missing}")

@@ -67,8 +67,8 @@ def run_training(job: TrainJob, *, run_id: str | None = None,
                         **{f"{name}_sha256": info.sha256 for name, info in splits.items()}})
         runs.log_split_inputs(run.run_id, job.data_location or str(job.data_dir), splits)
         run.backfill_epochs(state.epochs)
-        run.log_metrics({f"{name}_unknown_char_rate": info.unknown_rate
-                         for name, info in splits.items()})
+        run.log_metrics_once({f"{name}_unknown_char_rate": info.unknown_rate
+                              for name, info in splits.items()})
 
         with epoch_deadline(job.fit.epoch_timeout) as progressed:
             def on_epoch(record: EpochRecord) -> str | None:

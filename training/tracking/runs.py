@@ -44,6 +44,14 @@ class TrainingRun:
     def log_metrics(self, metrics: dict[str, float]) -> None:
         mlflow.log_metrics(metrics)
 
+    def log_metrics_once(self, metrics: dict[str, float]) -> None:
+        """Log the metrics this run does not hold yet: a resumed run (a retried
+        task) logs each at its step once, not once per attempt."""
+        existing = self.client.get_run(self.run_id).data.metrics
+        fresh = {k: v for k, v in metrics.items() if k not in existing}
+        if fresh:
+            mlflow.log_metrics(fresh)
+
     def log_epoch(self, record: EpochRecord) -> None:
         mlflow.log_metrics({key: getattr(record, key) for key in METRIC_KEYS},
                            step=record.epoch)
@@ -108,6 +116,16 @@ def training_run(run_id: str | None, run_name: str | None,
 def model_uri(run_id: str) -> str | None:
     """The URI of the model a training run logged, if it logged one."""
     return tags_of(run_id).get(tags.MODEL_URI)
+
+
+def mark_damaged(run_id: str, reason: str) -> None:
+    """Say on the run, and on the model it logged, that its stored model is
+    damaged: the MLflow UI shows why before anyone registers it by hand."""
+    client = tracking.client()
+    client.set_tag(run_id, tags.DAMAGED, reason)
+    uri = model_uri(run_id)
+    if uri and uri.startswith("models:/"):  # MLflow 3's logged model: models:/<id>
+        client.set_logged_model_tags(uri.removeprefix("models:/"), {tags.DAMAGED: reason})
 
 
 def tags_of(run_id: str) -> dict[str, str]:

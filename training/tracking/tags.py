@@ -22,6 +22,8 @@ POINT = "tweetbot.point"
 # (the floor), the champion's or an earlier search's (warm start).
 SEEDED = "tweetbot.seeded"
 FAILURE_REASON = "tweetbot.failure_reason"
+# On a run (and its logged model) whose stored model is not what it wrote: why.
+DAMAGED = "tweetbot.damaged"
 PARENT_RUN_ID = "mlflow.parentRunId"  # MLflow's own: nests trials under their search
 
 SELECTION = "tweetbot.selection"
