@@ -3,6 +3,7 @@ REST API, the record in MLflow and the bucket, and what must stay secret."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from pathlib import Path
@@ -81,6 +82,22 @@ def test_a_rest_triggered_run_records_everything_in_mlflow_and_the_bucket(
     registration = airflow.xcom(TRAINING, run_id, "register")
     version = client.get_model_version(registry.MODEL_NAME, str(registration["version"]))
     assert version.tags[tags.DAG_RUN_ID] == run_id
+    # Tested beside v1: the gain, its bound and how it was computed, on the version
+    # as the server holds it, and the verdict in words (the sample's ~120 test tweets).
+    assert (version.tags[tags.PROMOTION_RULE], version.tags[tags.GAIN_UNIT],
+            version.tags[tags.BOOTSTRAP_RESAMPLES], version.tags[tags.BOOTSTRAP_SEED]) == (
+        "bound", "tweet", "10000", "0")
+    assert int(version.tags[tags.GAIN_UNITS]) >= 30
+    lower = float(version.tags[tags.GAIN_LOWER_BOUND])
+    assert lower < float(version.tags[tags.GAIN]) == pytest.approx(
+        registration["gain"], abs=1e-6)
+    assert "95 % lower bound" in registration["verdict"]
+    assert client.get_run(version.run_id).data.metrics["test_gain_lower_bound"] == (
+        pytest.approx(lower, abs=1e-6))
+    prefix = rest_run["conf"]["data_location"].removeprefix(f"s3://{clients.bucket}/")
+    test_split = clients.s3().get_object(Bucket=clients.bucket, Key=f"{prefix}/test.txt")
+    assert version.tags[tags.TEST_SHA256] == hashlib.sha256(
+        test_split["Body"].read()).hexdigest()
     champion = client.get_model_version_by_alias(registry.MODEL_NAME, registry.CHAMPION)
     # The asset-triggered run made v1; this one's version moved champion only if better.
     assert champion.version == (version.version if registration["champion"] else "1")
