@@ -11,6 +11,13 @@ predicted from all before it) and as the pieces side by side that
 far apart the two losses are (pieces whose warm-up misses the true state are
 scored again, so they should agree to rounding). Then times writing 100 tweets
 (``TweetGenerator.generate``, 280 characters at most each).
+
+The promotion gate: the model after its first epoch stands for the champion and
+after its second for the night's model; both scored side by side, tweet by
+tweet, as ``evaluate`` does, then the gain bounded by the paired bootstrap
+(``training.model.comparison.paired_gain``: 10,000 resamples). Reports the
+gain, its 95 % lower bound, the tweets, and the bootstrap's seconds against
+the two scorings' (``evaluate``'s own work).
 """
 
 from __future__ import annotations
@@ -39,7 +46,9 @@ def main() -> None:
     model = build_training_model(params, vocab.size)
     compile_model(model, params)
     train = StatefulBatches(splits / "train.txt", params, vocab)
-    model.fit(train, epochs=1 if args.quick else 2, shuffle=False, verbose=0)
+    model.fit(train, epochs=1, shuffle=False, verbose=0)
+    champion = TweetGenerator(inference_model_from(model), vocab)  # after epoch 1
+    model.fit(train, epochs=2, initial_epoch=1, shuffle=False, verbose=0)
     train.close()
     generator = TweetGenerator(inference_model_from(model), vocab)
     ids = vocab.byte_to_id[np.frombuffer((splits / "test.txt").read_bytes(), np.uint8)]
@@ -64,7 +73,28 @@ def main() -> None:
         tweets[:] = generator.generate(request)
 
     generation = [seconds(write) for _ in range(args.repeats)]
+
+    from training.model.comparison import paired_gain
+
+    scored: dict = {}
+
+    def evaluate_both():
+        scored["new"] = scoring.stream_score(generator, ids)
+        scored["champion"] = scoring.stream_score(champion, ids)
+
+    def bound():
+        scored["gain"] = paired_gain(scored["new"].tweet_nats, scored["champion"].tweet_nats)
+
+    scoring_seconds = [seconds(evaluate_both) for _ in range(args.repeats)]
+    bootstrap_seconds = [seconds(bound) for _ in range(args.repeats)]
+    gain = scored["gain"]
     emit({
+        "gate": {"gain": gain.point, "lower_bound": gain.lower_bound, "units": gain.units,
+                 "resamples": gain.resamples, "new_loss": scored["new"].loss,
+                 "champion_loss": scored["champion"].loss,
+                 "scoring_seconds": median(scoring_seconds),
+                 "bootstrap_seconds": median(bootstrap_seconds),
+                 "bootstrap_fraction": median(bootstrap_seconds) / median(scoring_seconds)},
         "test_chars": int(len(ids)), "rnn_size": params.rnn_size,
         "streams": scoring.STREAMS, "warmup_chars": scoring.WARMUP_CHARS,
         "one_stream_chars_per_second": median(one),

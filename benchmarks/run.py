@@ -162,6 +162,7 @@ def render(results: dict, args) -> str:
             f"Generating 100 tweets: {e['generate_100_seconds']:.2f} s "
             f"({e['generated_chars']:,} characters).",
             "",
+            *gate_lines(e.get("gate")),
         ]
     if orchestration:
         lines += orchestration_lines(orchestration)
@@ -179,6 +180,24 @@ def render(results: dict, args) -> str:
     raw = args.output.with_suffix(".json").name
     lines += [f"Raw results, with when each section ran: `{raw}`.", ""]
     return "\n".join(lines)
+
+
+def gate_lines(gate: dict | None) -> list[str]:
+    """Section 4, continued: the promotion gate's bound and what it costs."""
+    if not gate:
+        return []
+    bound = (f"{gate['lower_bound']:.2%}" if gate["lower_bound"] is not None
+             else "none (too few tweets)")
+    return [
+        "The promotion gate on this test split: the model after its second epoch against "
+        f"itself after its first (test loss {gate['new_loss']:.4f} against "
+        f"{gate['champion_loss']:.4f}): gain {gate['gain']:.2%}, 95 % lower bound {bound}, "
+        f"over {gate['units']:,} tweets, {gate['resamples']:,} paired resamples. The "
+        f"bootstrap took {gate['bootstrap_seconds']:.3f} s, "
+        f"{gate['bootstrap_fraction']:.2%} of scoring both models "
+        f"({gate['scoring_seconds']:.1f} s; target under 2 %).",
+        "",
+    ]
 
 
 def model_only_lines(configs: list[dict]) -> list[str]:

@@ -149,6 +149,9 @@ def test_an_approved_version_becomes_the_champion(airflow, alerts, published, st
     assert registry.champion() is None  # not before the answer
     _, request = arrived(alerts, f"tweetbot: approve v{version} as the new champion?")
     assert f"/dags/{TRAINING}/runs/" in request and "/required_actions" in request
+    # The registry's verdict in words, first (no champion when it was tested).
+    assert request.splitlines()[1] == (f"v{version} is the first champion: it stays "
+                                       f"candidate until approved")
     answer(airflow, run_id, "Approve")
     assert airflow.wait_for_run(TRAINING, run_id)["state"] == "success"
     assert airflow.task_states(TRAINING, run_id)["promote"] == "success"
