@@ -14,8 +14,9 @@ from contextlib import suppress
 from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
 from airflow.providers.cncf.kubernetes.pod_generator import make_safe_label_value
 from airflow.sdk import XComArg
-from airflow.sdk.exceptions import AirflowException
+from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
+from training.core.errors import DAMAGED_EXIT_STATUS
 from training.core.records import Step
 from training.pipeline.step_cost import holding
 from tweetbot_airflow import trial_slots
@@ -98,9 +99,16 @@ class StepPodOperator(KubernetesPodOperator):
         # The provider judges the container by its exit code alone, but a container
         # the kernel killed for memory can report 0: its terminated reason decides.
         killed = abnormal_end(remote_pod, self.base_container_name)
+        ended = terminated(remote_pod, self.base_container_name)
         try:
             super().cleanup(pod, remote_pod, xcom_result, context)
         except AirflowException as error:
+            if killed and ended.exit_code == DAMAGED_EXIT_STATUS:
+                # The step refused a damaged file: a new pod would read the same one.
+                raise AirflowFailException(
+                    f"{self.task_id}: the step refused a damaged file (exit code "
+                    f"{DAMAGED_EXIT_STATUS}, see its log); running it again cannot "
+                    f"succeed") from error
             if killed:
                 raise AirflowException(f"{self.task_id}: the step's container {killed}") from error
             raise
@@ -129,15 +137,20 @@ def pending_reason(remote_pod) -> str | None:
     return "; ".join(reasons) or None
 
 
-def abnormal_end(remote_pod, container_name: str) -> str | None:
-    """How the container ended, if not by finishing: ``was OOMKilled (exit code 0)``."""
+def terminated(remote_pod, container_name: str):
+    """The container's terminated state (reason, exit code), if it ended."""
     statuses = (remote_pod.status.container_statuses or []) if remote_pod and \
         remote_pod.status else []
     status = next((s for s in statuses if s.name == container_name), None)
-    terminated = status.state.terminated if status and status.state else None
-    if terminated is None or terminated.reason in (None, "Completed"):
+    return status.state.terminated if status and status.state else None
+
+
+def abnormal_end(remote_pod, container_name: str) -> str | None:
+    """How the container ended, if not by finishing: ``was OOMKilled (exit code 0)``."""
+    ended = terminated(remote_pod, container_name)
+    if ended is None or ended.reason in (None, "Completed"):
         return None
-    return f"was {terminated.reason} (exit code {terminated.exit_code})"
+    return f"was {ended.reason} (exit code {ended.exit_code})"
 
 
 def pod_environment(env_vars: list, step: Step, settings: PodSettings) -> list:

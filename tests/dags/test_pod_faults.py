@@ -120,3 +120,19 @@ def test_a_pod_stuck_pending_fails_with_the_reason(running_trial):
             r"too long to be scheduled.* Pending: Unschedulable: 0/3 nodes are available: "
             r"3 Insufficient nvidia.com/gpu")):
         running_trial.await_pod_start(running_trial.pod)
+
+
+def test_a_step_that_refused_a_damaged_file_fails_without_a_retry(running_trial):
+    """Exit code 3 (training.core.errors.DAMAGED_EXIT_STATUS): a new pod would
+    read the same damaged file, so the task fails for good."""
+    from airflow.sdk.exceptions import AirflowException, AirflowFailException
+
+    ended = finished_pod("Failed", 3, "Error")
+    running_trial.__dict__["client"] = FakeCoreV1(ended)
+    with pytest.raises(AirflowFailException, match="refused a damaged file"):
+        running_trial.cleanup(running_trial.pod, ended)
+    other = finished_pod("Failed", 1, "Error")  # any other failure: retried as before
+    running_trial.__dict__["client"] = FakeCoreV1(other)
+    with pytest.raises(AirflowException) as failed:
+        running_trial.cleanup(running_trial.pod, other)
+    assert not isinstance(failed.value, AirflowFailException)
