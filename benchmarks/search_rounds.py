@@ -27,6 +27,7 @@ that span)). Units are kept as they finish (``benchmarks.common.run_unit``).
 
 from __future__ import annotations
 
+import heapq
 import os
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -87,14 +88,31 @@ def unit(mode: str, seed: int, splits: Path, home: Path, quick: bool) -> dict:
 
 
 def search_timing(result: dict, parallel: int) -> dict:
-    """The search's wall-clock and slot use, from its trials' start and end."""
-    trials = [t for t in result["trials"]
-              if t.get("started_at") is not None and t.get("finished_at") is not None]
+    """The search's wall-clock and slot use, from its trials' start and end, and
+    the wall-clock its very trials would have taken in rounds and without
+    (``scheduled``, from their measured seconds): two searches draw different
+    trials, so only the same trials compare the schedules alone."""
+    trials = sorted((t for t in result["trials"]
+                     if t.get("started_at") is not None and t.get("finished_at") is not None),
+                    key=lambda t: t["trial_num"])
     if not trials:
         return {"search_seconds": None, "slot_use": None}
     span = max(t["finished_at"] for t in trials) - min(t["started_at"] for t in trials)
-    return {"search_seconds": span,
-            "slot_use": sum(t["seconds"] for t in trials) / (parallel * span)}
+    seconds = [t["seconds"] for t in trials]
+    return {"search_seconds": span, "slot_use": sum(seconds) / (parallel * span),
+            "same_trials_rounds_seconds": scheduled(seconds, parallel, rounds=True),
+            "same_trials_asynchronous_seconds": scheduled(seconds, parallel, rounds=False)}
+
+
+def scheduled(seconds: list[float], slots: int, rounds: bool) -> float:
+    """Wall-clock of trials of these lengths, in this order, on ``slots``: in
+    rounds (each as long as its longest trial), or each trial as a slot frees."""
+    if rounds:
+        return sum(max(seconds[i:i + slots]) for i in range(0, len(seconds), slots))
+    free = [0.0] * slots
+    for length in seconds:
+        heapq.heappush(free, heapq.heappop(free) + length)
+    return max(free)
 
 
 def mode_row(results: list[dict], parallel: int) -> dict:

@@ -180,7 +180,7 @@ def test_a_search_in_rounds_waits_for_each_rounds_slowest_trial(tmp_path, monkey
     import threading
     import time
 
-    from benchmarks.search_rounds import RoundsSearch, mode_row
+    from benchmarks.search_rounds import RoundsSearch, mode_row, scheduled
     from training.core.config import FitSettings, PruningSettings, SearchSettings
     from training.core.records import OK, TrialRecord
     from training.pipeline.local_search import LocalSearch
@@ -213,14 +213,19 @@ def test_a_search_in_rounds_waits_for_each_rounds_slowest_trial(tmp_path, monkey
     assert free[3] - free[1] < lengths[2]
     # Slot use from the trials' start and end: 2 slots busy 3 s each over 4 s.
     row = mode_row([{"trials": [
-        {"num_epochs": 3, "seconds": 3.0, "started_at": 0.0, "finished_at": 3.0,
-         "val_loss": 2.1},
-        {"num_epochs": 1, "seconds": 3.0, "started_at": 1.0, "finished_at": 4.0,
-         "val_loss": None}], "test_loss": 1.9, "chosen": 1}], parallel=2)
+        {"trial_num": 1, "num_epochs": 3, "seconds": 3.0, "started_at": 0.0,
+         "finished_at": 3.0, "val_loss": 2.1},
+        {"trial_num": 2, "num_epochs": 1, "seconds": 3.0, "started_at": 1.0,
+         "finished_at": 4.0, "val_loss": None}], "test_loss": 1.9, "chosen": 1}], parallel=2)
     assert row["seeds"][0] == {"test_loss": 1.9, "best_val_loss": 2.1, "trial_epochs": 4,
-                               "chosen": 1, "search_seconds": 4.0, "slot_use": 0.75}
+                               "chosen": 1, "search_seconds": 4.0, "slot_use": 0.75,
+                               "same_trials_rounds_seconds": 3.0,
+                               "same_trials_asynchronous_seconds": 3.0}
+    # The same trials in each schedule: 5, 1 | 1, 1 on 2 slots.
+    assert scheduled([5, 1, 1, 1], 2, rounds=True) == 6
+    assert scheduled([5, 1, 1, 1], 2, rounds=False) == 5
     from benchmarks.run import search_rounds_lines
 
     report = "\n".join(search_rounds_lines({"parallel": 2, "seeds": [1], "train_chars": 100,
                                             "corpora": {"motivational": {"rounds": row}}}))
-    assert "| motivational | rounds | 1.9000 | 1.9000 | 2.1000 | 4 | 4 | 0.75 |" in report
+    assert "| motivational | rounds | 1.9000 | 1.9000 | 2.1000 | 4 | 4 | 3 | 0.75 |" in report
