@@ -22,7 +22,9 @@ own model (its best epoch) is scored on the whole test split: what the search
 found, without a base model's training on top. Per search: that test loss, the
 best val_loss, the trial-epochs, the search's wall-clock (first trial's start to
 last trial's end) and the driver's slot use (trial seconds / (``parallel`` x
-that span)). Units are kept as they finish (``benchmarks.common.run_unit``).
+that span)). Units are kept as they finish (``benchmarks.common.run_unit``);
+the units behind RESULTS.md are in ``benchmarks/search_rounds_units/``: copy them
+into ``<scratch>/units/`` to render again or add seeds.
 """
 
 from __future__ import annotations
