@@ -422,7 +422,7 @@ def slot_use_lines(now: dict, rounds: dict | None) -> list[str]:
             "The suggestion's own cost was MLflow logins: each authenticated call to the "
             "server checked the password (scrypt, about 0.2 s on these cores), and a trial "
             "makes a dozen before its first epoch. With the server's login cache on "
-            f"({cached['code']}), the same LocalExecutor case, parallel "
+            f"({cached['code']}), LocalExecutor, parallel "
             f"{cached['parallel']}: to first epoch {cached['to_first_epoch_seconds']:.1f} s "
             f"(median; at most {cached['to_first_epoch_max_seconds']:.1f} s), slot use "
             f"{cached['slot_use']:.3f}, search {cached['search_wall_seconds']:.0f} s.",
