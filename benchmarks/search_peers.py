@@ -31,7 +31,9 @@ base model's rule (``RunConfig.base_model_fit``: early stopping, learning rate
 halved on plateaus, ``final_epochs`` at most) and scored on the test split. A
 search's cost is its trial-epochs and its trial-seconds (trial processes' wall
 time: GPU-seconds, where trials run on GPUs). Units are kept as they finish, so
-the benchmark, hours on 2 CPU cores, runs in parts (``benchmarks.common.run_unit``).
+the benchmark, hours on 2 CPU cores, runs in parts (``benchmarks.common.run_unit``):
+the units measured so far are kept in ``benchmarks/search_peers_units/``; copy them
+into ``<scratch>/units/`` to continue.
 """
 
 from __future__ import annotations
