@@ -160,21 +160,22 @@ def test_the_tutorials_configuration_is_a_trial_of_every_search_whose_space_hold
     """The floor: trial 1 is the tutorial's hand-picked model, tagged as such and
     never drawn again; a space without it (the CPU one: no 1 x 512) goes without."""
     store = SearchStore("with-floor")
-    plan = open_search(store, SearchSpace.load(), SearchSettings(num_trials=3))
+    plan = open_search(store, SearchSpace.load(), SearchSettings(num_trials=3, floor=True))
     trials = [next_trial(store, plan, num) for num in (1, 2, 3)]
     assert trials[0].hyperparams == TUTORIAL == HyperParams(learning_rate=0.001)
     assert [t.seeded for t in trials] == ["tutorial", None, None]
     assert mlflow.get_run(trials[0].run_id).data.tags["tweetbot.seeded"] == "tutorial"
     assert TUTORIAL not in [t.hyperparams for t in trials[1:]]
     assert "[tutorial]" in format_table(store.trials()).splitlines()[1]
-    off = suggested("no-floor", SearchSettings(num_trials=2, floor=False), (1, 2),
+    off = suggested("no-floor", SearchSettings(num_trials=2), (1, 2),
                     space=SearchSpace.load())
     assert TUTORIAL not in off
     cpu = SearchStore("cpu-space")
-    cpu_plan = open_search(cpu, CPU_SPACE, SearchSettings(num_trials=2))
+    cpu_plan = open_search(cpu, CPU_SPACE, SearchSettings(num_trials=2, floor=True))
     assert cpu_plan.seeded == () and next_trial(cpu, cpu_plan, 1).seeded is None
     # Splits too short for its 128 x 33 batch: no floor either.
-    short = open_search(SearchStore("short"), SearchSpace.load(), SearchSettings(num_trials=2),
+    short = open_search(SearchStore("short"), SearchSpace.load(),
+                        SearchSettings(num_trials=2, floor=True),
                         split_bytes={"train": 50_000, "validate": 4_000})
     assert short.seeded == ()
 
@@ -185,7 +186,8 @@ def test_warm_start_points_say_where_they_came_from_after_the_floor():
     record_trial(earlier, 1, best, [2.5, 2.0])
     record_trial(earlier, 2, TUTORIAL, [2.6, 2.1])  # the floor again: seeded once
     store = SearchStore("seeded-night")
-    plan = open_search(store, SearchSpace.load(), SearchSettings(num_trials=4, warm_start=2))
+    plan = open_search(store, SearchSpace.load(),
+                       SearchSettings(num_trials=4, warm_start=2, floor=True))
     assert list(zip(plan.seeded, plan.seeded_from, strict=True)) == [
         (TUTORIAL, "tutorial"), (best, "earlier")]
     assert [next_trial(store, plan, n).seeded for n in (1, 2, 3)] == [

@@ -242,7 +242,9 @@ class SearchSettings(Config):
     sampler_seed: int | None = Field(None, ge=0, le=2**31 - 1, description=(
         "seed for the sampler (default: derived from the search id, so a re-run "
         "search draws the same points and each new search explores new ones)"))
-    floor: bool = Field(True, description=(
+    # Off until measured on both shared corpora (issue 26): one seed on one corpus
+    # showed the floor ranking low after 3 epochs, so it needs a longer fidelity.
+    floor: bool = Field(False, description=(
         "train the tutorial's hand-picked configuration as one of the trials (when the "
         "space holds it), judged like every other, so that the night's choice never "
         "beats it only by not meeting it"))
