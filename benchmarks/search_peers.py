@@ -33,7 +33,8 @@ search's cost is its trial-epochs and its trial-seconds (trial processes' wall
 time: GPU-seconds, where trials run on GPUs). Units are kept as they finish, so
 the benchmark, hours on 2 CPU cores, runs in parts (``benchmarks.common.run_unit``):
 the units measured so far are kept in ``benchmarks/search_peers_units/``; copy them
-into ``<scratch>/units/`` to continue.
+into ``<scratch>/units/`` to continue (``motivational-floor-1`` is the nightly
+search with ``--nightly floor='{"floor": true}'``).
 """
 
 from __future__ import annotations
