@@ -505,6 +505,15 @@ def search_peers_lines(peers: dict) -> list[str]:
               " |" for v in [*PEERS, *(v for v in rows if v not in PEERS)]),
             "",
         ]
+        if corpus.get("same_configuration"):
+            lines += ["A/A through the promotion gate: (a)'s models of two seeds, the later "
+                      "as the new version: " + "; ".join(
+                          f"seed {pair['new']} against {pair['champion']}: "
+                          f"{pair['new_loss']:.4f} against {pair['champion_loss']:.4f}, gain "
+                          f"{pair['gain']:.2%}, lower bound {_maybe(pair['lower_bound'], '.2%')}"
+                          f" over {pair['units']} tweets: "
+                          f"{'promoted' if pair['promoted'] else 'refused'}"
+                          for pair in corpus["same_configuration"]) + ".", ""]
     return lines
 
 
