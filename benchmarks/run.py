@@ -485,6 +485,9 @@ def search_peers_lines(peers: dict) -> list[str]:
         f"trials finished, before one came within {peers['within']:.0%} of the random "
         "search's best val_loss.",
         "",
+        *(f"- (b) nightly, {name}: the run parameters `{params}` over the defaults"
+          for name, params in peers.get("nightly_variants", {}).items()),
+        "",
     ]
     for name, corpus in peers["corpora"].items():
         rows, seeds = corpus["rows"], corpus["seeds"]
@@ -493,16 +496,17 @@ def search_peers_lines(peers: dict) -> list[str]:
             f"**{name}** ({corpus['train_bytes'] / 1e3:,.0f} kB train split; seeds "
             f"{', '.join(map(str, seeds))}; values per seed)",
             "",
-            "| | champion test loss | median | trial-epochs | trial-seconds | "
+            "| | champion test loss | median | below (a) | trial-epochs | trial-seconds | "
             "trial-epochs to reach |",
-            "| --- | --- | ---: | --- | --- | --- |",
+            "| --- | --- | ---: | --- | --- | --- | --- |",
             *(f"| {PEERS.get(v, f'(b) nightly, {v}')} | "
               f"{_per_seed(rows[v], 'test_loss', '.4f')} | "
               f"{_maybe(rows[v]['median_test_loss'], '.4f')} | "
+              f"{_per_seed(rows[v], 'below_tutorial', '.1%') if v != 'tutorial' else '-'} | "
               f"{_per_seed(rows[v], 'trial_epochs', 'd') if v != 'tutorial' else '-'} | "
               f"{_per_seed(rows[v], 'trial_seconds', '.0f') if v != 'tutorial' else '-'} | "
               f"{_per_seed(rows[v], 'epochs_to_random_best', 'd') if v != 'tutorial' else '-'}"
-              " |" for v in [*PEERS, *(v for v in rows if v not in PEERS)]),
+              " |" for v in sorted(rows, key=lambda v: (v not in PEERS, [*PEERS, v].index(v)))),
             "",
         ]
         if corpus.get("same_configuration"):

@@ -181,7 +181,13 @@ def corpus_rows(units: dict[str, list[dict]]) -> dict:
         losses = [s["test_loss"] for s in seeds if s["test_loss"] is not None]
         rows[variant] = {"seeds": seeds,
                          "median_test_loss": median(losses) if losses else None}
-    for position, random in enumerate(units["random"]):
+    # Each search's champion against (a) of the same seed: how far below it is.
+    for position, tutorial in enumerate(rows.get("tutorial", {}).get("seeds", [])):
+        for variant in [name for name in rows if name != "tutorial"]:
+            seed = rows[variant]["seeds"][position]
+            if None not in (seed["test_loss"], tutorial["test_loss"]):
+                seed["below_tutorial"] = 1 - seed["test_loss"] / tutorial["test_loss"]
+    for position, random in enumerate(units.get("random", [])):
         best = min((t["val_loss"] for t in random["trials"] if t["val_loss"] is not None),
                    default=None)
         for variant in [name for name in units if name != "tutorial"]:
@@ -233,8 +239,14 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=list(SEEDS))
     parser.add_argument("--nightly", nargs="*", default=[], metavar="NAME=PARAMS",
                         help="more nightly searches, each with these run parameters (JSON)")
+    parser.add_argument("--variants", nargs="+", metavar="NAME", help=(
+        "run only these, in this order (default: all, those of --nightly last); without "
+        "random, no trial-epochs to reach its best"))
     args = parser.parse_args()
     extra = dict(item.split("=", 1) for item in args.nightly)
+    variants = args.variants or [*VARIANTS, *extra]
+    if unknown := set(variants) - {*VARIANTS, *extra}:
+        parser.error(f"--variants: no variant {', '.join(sorted(unknown))}")
     if ran_unit(args, unit):
         return
     corpora = {}
@@ -247,7 +259,7 @@ def main() -> None:
         by_seed = [{variant: run_unit(
             "benchmarks.search_peers", f"{name}-{variant}-{seed}",
             [f"{variant}={extra[variant]}" if variant in extra else variant, str(seed),
-             str(splits)], args.scratch, args.quick) for variant in (*VARIANTS, *extra)}
+             str(splits)], args.scratch, args.quick) for variant in variants}
             for seed in seeds]
         units = {variant: [results[variant] for results in by_seed]
                  for variant in by_seed[0]}
@@ -255,7 +267,7 @@ def main() -> None:
                          "rows": corpus_rows(units), "units": units,
                          "same_configuration": same_configuration_pairs(args.scratch, name,
                                                                         splits)}
-    emit({"within": WITHIN, "corpora": corpora})
+    emit({"within": WITHIN, "nightly_variants": extra, "corpora": corpora})
 
 
 if __name__ == "__main__":

@@ -163,15 +163,26 @@ def test_search_peers_counts_trial_epochs_to_the_random_searchs_best():
     rows = corpus_rows(units)
     assert rows["nightly"]["seeds"][0] == {
         "test_loss": 1.80, "base_epochs": 30, "trial_epochs": 7, "trial_seconds": 30.0,
-        "failed": 0, "epochs_to_random_best": 4}
+        "failed": 0, "below_tutorial": pytest.approx(1 - 1.80 / 1.90),
+        "epochs_to_random_best": 4}
     assert rows["random"]["seeds"][0]["epochs_to_random_best"] == 3
     assert rows["optuna"]["median_test_loss"] is None
+    assert "below_tutorial" not in rows["optuna"]["seeds"][0]  # no champion to compare
+    aa = {"champion": 2, "new": 3, "champion_loss": 1.62, "new_loss": 1.51, "gain": 0.068,
+          "lower_bound": 0.051, "units": 312, "promoted": True}
     report = "\n".join(search_peers_lines({"within": 0.02, "corpora": {"motivational": {
-        "seeds": [1], "train_bytes": 230_000, "rows": rows}}}))
-    assert "| (b) the nightly search | 1.8000 | 1.8000 | 7 | 30 | 4 |" in report
-    assert "| (a) the tutorial's configuration | 1.9000 | 1.9000 | - | - | - |" in report
-    assert "| (c) Optuna | - | - | 2 | 10 | - |" in report
-    assert "| (b) nightly, before | 1.8500 | 1.8500 | 4 | 20 | 4 |" in report
+        "seeds": [1], "train_bytes": 230_000, "rows": rows, "same_configuration": [aa]}},
+        "nightly_variants": {"before": '{"floor": false}'}}))
+    assert "| (b) the nightly search | 1.8000 | 1.8000 | 5.3% | 7 | 30 | 4 |" in report
+    assert "| (a) the tutorial's configuration | 1.9000 | 1.9000 | - | - | - | - |" in report
+    assert "| (c) Optuna | - | - | - | 2 | 10 | - |" in report
+    assert "| (b) nightly, before | 1.8500 | 1.8500 | 2.6% | 4 | 20 | 4 |" in report
+    assert "(b) nightly, before: the run parameters `{\"floor\": false}`" in report
+    assert ("seed 3 against 2: 1.5100 against 1.6200, gain 6.80%, lower bound 5.10% "
+            "over 312 tweets: promoted") in report
+    # Only some variants (--variants): the rows there are, no trial-epochs to reach.
+    alone = corpus_rows({"tutorial": units["tutorial"], "nightly": units["nightly"]})
+    assert "epochs_to_random_best" not in alone["nightly"]["seeds"][0]
 
 
 def test_a_search_in_rounds_waits_for_each_rounds_slowest_trial(tmp_path, monkeypatch):
