@@ -70,6 +70,18 @@ def test_halving_judges_only_at_rungs():
     assert {e for e, prune in verdicts.items() if prune} == {1, 3, 9, 27}
 
 
+@pytest.mark.parametrize("max_epochs, rungs", [(10, {1, 3}), (9, {1, 3}), (8, {1}),
+                                               (27, {1, 3, 9}), (2, set())])
+def test_a_halving_rung_needs_room_above_it_within_the_budget(max_epochs, rungs):
+    """A rung only where its survivors get reduction_factor times its epochs more:
+    with 10 epochs, no rung at 9 to throw a trial away one epoch from its end."""
+    settings = halving(prune_min_epochs=1, reduction_factor=3)
+    peers = [[1.0] * 30] * 5
+    pruned = {epoch for epoch in range(1, max_epochs)
+              if should_prune([9.0] * epoch, peers, settings, max_epochs=max_epochs)}
+    assert pruned == rungs
+
+
 def test_halving_rungs_start_at_prune_min_epochs():
     settings = halving(prune_min_epochs=2, reduction_factor=2)  # rungs 2, 4, 8, 16
     peers = [[1.0] * 20] * 3

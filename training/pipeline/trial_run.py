@@ -146,7 +146,8 @@ def run_trial(spec: TrialSpec, on_run: Callable[[str], None] | None = None
             return None  # finished anyway: pruning now would only mislabel it
         others = store.val_loss_curves(exclude_run_id=run_id).values()
         return "pruned" if should_prune([e.val_loss for e in epochs], list(others),
-                                        spec.pruning, vocab_size) else None
+                                        spec.pruning, vocab_size,
+                                        max_epochs=spec.fit.num_epochs) else None
 
     outcome = TrialRecord(search_id=spec.search_id, trial_num=spec.trial_num,
                           run_id=run_id, hyperparams=spec.hyperparams, status=FAILED)

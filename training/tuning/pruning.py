@@ -10,7 +10,10 @@ not failed: its numbers are real, just not worth more GPU time.
   up to epoch ``e``, once at least ``min_trials`` others reached epoch ``e``.
 - ``halving`` (asynchronous successive halving, as in ASHA): at the rungs
   ``min_epochs * reduction_factor**k``, only the top ``1/reduction_factor`` of
-  the trials that reached the rung go on.
+  the trials that reached the rung go on. A rung needs room above it, at least
+  ``reduction_factor`` times its epochs within the trial's budget (ASHA's top
+  rung is the budget itself): with 10 epochs the rungs are 1 and 3, not 9 too,
+  where a trial one epoch from its end would be thrown away.
 
 Apart from both, ``prune_at_chance`` stops a trial that after an epoch is no
 better than the uniform guess over the vocabulary: it needs no peers, so a dead
@@ -43,9 +46,11 @@ def at_chance(own: Sequence[float], vocab_size: int) -> bool:
 
 
 def should_prune(own: Sequence[float], others: Sequence[Sequence[float]],
-                 settings: PruningSettings, vocab_size: int | None = None) -> bool:
+                 settings: PruningSettings, vocab_size: int | None = None,
+                 max_epochs: int | None = None) -> bool:
     """``own`` and each of ``others`` are val_loss by epoch, epoch 1 first;
-    ``vocab_size`` enables the chance rule (with ``prune_at_chance``)."""
+    ``vocab_size`` enables the chance rule (with ``prune_at_chance``);
+    ``max_epochs``, the trial's budget, bounds the halving rule's rungs."""
     if settings.prune_at_chance and vocab_size is not None and at_chance(own, vocab_size):
         return True
     epoch = len(own)
@@ -57,14 +62,15 @@ def should_prune(own: Sequence[float], others: Sequence[Sequence[float]],
     best = min(own)
     if settings.pruning == "median":
         return best > statistics.median(peers)
-    if not _is_rung(epoch, settings):
+    if not _is_rung(epoch, settings, max_epochs):
         return False
     keep = max(1, math.ceil((len(peers) + 1) / settings.reduction_factor))
     return sum(peer < best for peer in peers) >= keep
 
 
-def _is_rung(epoch: int, settings: PruningSettings) -> bool:
+def _is_rung(epoch: int, settings: PruningSettings, max_epochs: int | None) -> bool:
     rung = settings.prune_min_epochs
     while rung < epoch:
         rung *= settings.reduction_factor
-    return rung == epoch
+    room = max_epochs is None or rung * settings.reduction_factor <= max_epochs
+    return rung == epoch and room
