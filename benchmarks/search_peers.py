@@ -37,8 +37,12 @@ search's cost is its trial-epochs and its trial-seconds (trial processes' wall
 time: GPU-seconds, where trials run on GPUs). Units are kept as they finish, so
 the benchmark, hours on 2 CPU cores, runs in parts (``benchmarks.common.run_unit``):
 the units measured so far are kept in ``benchmarks/search_peers_units/``; copy them
-into ``<scratch>/units/`` to continue (``motivational-floor-1`` is the nightly
-search with ``--nightly floor='{"floor": true}'``).
+into ``<scratch>/units/`` to continue (on motivational, seeds 1 to 3, the variants
+of section 10: ``--nightly floor='{"floor": true}' asha='{"floor": true,
+"trial_chars": 1700000, "max_epochs": 30, "pruning": "halving"}' short='{"floor":
+true, "shortlist": [2, 9]}'``; Optuna and random search for seeds 1 and 2). The
+(b) nightly units were measured with 3-epoch trials, which the 500,000-character
+default gives on that corpus's train split.
 """
 
 from __future__ import annotations
