@@ -41,8 +41,8 @@ into ``<scratch>/units/`` to continue (on motivational, seeds 1 to 3, the varian
 of section 10: ``--nightly floor='{"floor": true}' asha='{"floor": true,
 "trial_chars": 1700000, "max_epochs": 30, "pruning": "halving"}' short='{"floor":
 true, "shortlist": [2, 9]}'``; Optuna and random search for seeds 1 and 2). The
-(b) nightly units were measured with 3-epoch trials, which the 500,000-character
-default gives on that corpus's train split.
+(b) nightly units are 3-epoch trials, which a 500,000-character budget also gives
+on that corpus's train split.
 """
 
 from __future__ import annotations

@@ -166,12 +166,6 @@ class HyperParams(Config):
         return self.batch_size * (self.seq_len + 1)
 
 
-# A trial's default budget, in training characters: 3 epochs of the 170 kB train
-# split of motivational.txt, the corpus the default was chosen on (issue 26: this
-# fidelity gave better champions per trial-second there than 10 epochs under
-# successive halving, or than the best trials trained on to 9); reported on
-# realdonaldtrump.txt in benchmarks/RESULTS.md section 10.
-TRIAL_CHARS = 500_000
 # The fewest epochs a budget is cut into: the pruning rules judge a trial after an
 # epoch, and the halving rule's rungs are 1 and 3 epochs at its default factor.
 BUDGET_MIN_EPOCHS = 3
@@ -285,9 +279,9 @@ class PipelineSettings(Config):
         "folder or s3:// prefix holding train.txt, validate.txt and test.txt "
         "(default: where tweetbot_prepare_splits last published them when it triggered "
         "this run, else $TWEETBOT_SPLITS, else $TWEETBOT_HOME/splits)"))
-    max_epochs: int = Field(30, ge=1, le=1000, description=(
-        "most epochs a trial trains: the cap on the epochs trial_chars makes up on a "
-        "small train split (without trial_chars: the epochs every trial trains)"))
+    max_epochs: int = Field(3, ge=1, le=1000, description=(
+        "most epochs a trial trains: the epochs every trial trains, or with trial_chars "
+        "the cap on the epochs it makes up on a small train split"))
     final_epochs: int = Field(50, ge=1, le=10000, description=(
         "most epochs the base model trains; it stops earlier once val_loss stops "
         "improving (the trials' early-stopping rule), halving its learning rate after "
@@ -295,11 +289,14 @@ class PipelineSettings(Config):
     max_train_chars: int | None = Field(None, ge=1, le=10**13, description=(
         "trials train on only the first N characters of train.txt, which makes a search "
         "cheaper; the base model trains on all of it (default: trials use all of it too)"))
-    trial_chars: int | None = Field(TRIAL_CHARS, ge=10_000, le=10**13, description=(
+    # No default yet: 500,000 (3 epochs of motivational.txt's train split) was chosen
+    # there (benchmarks/RESULTS.md section 10) and becomes the default once reported
+    # on realdonaldtrump.txt, where it would cut trials to the split's first 167 kB.
+    trial_chars: int | None = Field(None, ge=10_000, le=10**13, description=(
         "each trial's budget in training characters, the same on any corpus: as many "
         "epochs as make it up, at most max_epochs; on a train split too large for "
         f"{BUDGET_MIN_EPOCHS} epochs within it, {BUDGET_MIN_EPOCHS} epochs of its first "
-        f"trial_chars/{BUDGET_MIN_EPOCHS} characters (null: max_epochs epochs)"))
+        f"trial_chars/{BUDGET_MIN_EPOCHS} characters (default: max_epochs epochs)"))
     force: bool = Field(False, description=(
         "retrain even if the splits did not change since the champion was trained"))
     promotion_rule: Literal["bound", "point"] = Field("bound", description=(
