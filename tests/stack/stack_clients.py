@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import socket
 import time
@@ -225,6 +226,18 @@ class StackClients:
         from training.stack.definition import mlflow_client_environment
 
         return mlflow_client_environment(self.settings, self.secrets)
+
+    def scheduler_read_exit(self, dag_id: str, run_id: str, task_id: str,
+                            try_number: int) -> bool:
+        """Whether the scheduler has read the end of this try's process from its
+        executor (its "TaskInstance Finished: ..." line), as it does after every
+        process a try runs."""
+        finished = re.compile(
+            rf"TaskInstance Finished: dag_id={re.escape(dag_id)}, task_id={re.escape(task_id)}, "
+            rf"run_id={re.escape(run_id)}, .*, try_number={try_number}, ")
+        log = self.stack.log("airflow-scheduler")
+        return log.is_file() and any(finished.search(line)
+                                     for line in log.read_text(errors="replace").splitlines())
 
     def secret_values(self) -> list[str]:
         """Values that must never show up in a log, an XCom or an MLflow param."""
