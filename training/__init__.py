@@ -12,7 +12,7 @@ importing only the ones below it (checked by import-linter in ``make test``):
     data       vocabulary, splits, storage, batches
     core       config, records, errors, settings
 
-It imports and runs without Airflow. TensorFlow is imported only where a model is
-built, trained or loaded, so the Airflow side plans searches and talks to MLflow
-without it.
+It imports and runs without Airflow. Keras, and with it its backend (TensorFlow by
+default, or JAX: ``KERAS_BACKEND``), is imported only where a model is built, trained
+or loaded, so the Airflow side plans searches and talks to MLflow without it.
 """

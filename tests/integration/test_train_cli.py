@@ -40,6 +40,22 @@ def test_bad_splits(tmp_path, capsys, splits, isolated_state, change, message):
     assert not isolated_state.exists()  # no MLflow store, so no run was started
 
 
+def test_a_keras_backend_that_cannot_train_is_refused(tmp_path, capsys, splits,
+                                                      isolated_state, monkeypatch):
+    """PyTorch's backend fails in the stateful LSTM's backward pass (``KERAS_BACKEND=
+    torch``, not installed here): refused by name before anything starts."""
+    import keras
+
+    monkeypatch.setattr(keras.backend, "backend", lambda: "torch")
+    status, error = _run(capsys, "--checkpoint-dir", str(tmp_path / "ck"),
+                         "--data-dir", str(splits), *TINY)
+    assert status == 2 and error.count("\n") == 1
+    assert error.startswith("error: KERAS_BACKEND=torch: the trainer trains on tensorflow "
+                            "or jax (tensorflow by default)")
+    assert not (tmp_path / "ck").exists()
+    assert not isolated_state.exists()
+
+
 @pytest.mark.parametrize("flags, message", [
     (["--batch-size", "0"], "batch_size: 0 is outside"),
     (["--drop-rate", "1.5"], "drop_rate: 1.5 is outside"),

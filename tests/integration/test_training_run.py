@@ -97,12 +97,16 @@ def _wait_for_epochs(checkpoint_dir, count, process, timeout=240):
 
 
 @pytest.mark.fault
-def test_kill_and_resume_continues_from_the_last_finished_epoch(tmp_path, sample_splits):
+@pytest.mark.parametrize("backend", ["tensorflow", "jax"])
+def test_kill_and_resume_continues_from_the_last_finished_epoch(tmp_path, sample_splits,
+                                                                 backend):
+    """On each Keras backend the trainer supports (``KERAS_BACKEND``)."""
     checkpoint_dir = tmp_path / "ck"
     command = [sys.executable, "-m", "training.train", "--checkpoint-dir",
                str(checkpoint_dir), "--data-dir", str(sample_splits), "--num-epochs", "4",
                "--patience", "10", *SMALL]
-    process = subprocess.Popen(command, env=os.environ.copy(),
+    env = {**os.environ, "KERAS_BACKEND": backend}
+    process = subprocess.Popen(command, env=env,
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     before = _wait_for_epochs(checkpoint_dir, 1, process)
     process.send_signal(signal.SIGKILL)
@@ -111,7 +115,7 @@ def test_kill_and_resume_continues_from_the_last_finished_epoch(tmp_path, sample
     assert 1 <= killed.epochs_done < 4
     assert (checkpoint_dir / killed.last_checkpoint).is_file()
 
-    resumed = subprocess.run([*command[:-len(SMALL)], "--restore"], env=os.environ.copy(),
+    resumed = subprocess.run([*command[:-len(SMALL)], "--restore"], env=env,
                              capture_output=True, text=True, timeout=600)
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     state = TrainingState.load(checkpoint_dir)
@@ -124,10 +128,27 @@ def test_kill_and_resume_continues_from_the_last_finished_epoch(tmp_path, sample
     tracking.configure()
     run = mlflow.get_run(state.mlflow_run_id)
     assert run.info.status == "FINISHED"
+    assert run.data.tags[tags.KERAS_BACKEND] == backend
     history = mlflow.MlflowClient().get_metric_history(run.info.run_id, "val_loss")
     assert sorted(m.step for m in history) == [1, 2, 3, 4]  # no epoch logged twice
     runs = mlflow.search_runs(experiment_names=["tweetbot"])
     assert len(runs) == 1
+    # A checkpoint is Keras' own file, whichever backend wrote it: this process
+    # (TensorFlow, as the serving image) writes tweets from it.
+    generator = TweetGenerator.from_checkpoint(checkpoint_dir)
+    [tweet] = generator.generate(GenerationRequest(prompt="The ", max_chars=40, n=1, seed=3))
+    assert tweet.startswith("The ") and len(tweet) <= 40
+    if backend != "tensorflow":  # and the backend itself evaluates and generates
+        result = tmp_path / "evaluation.json"
+        subprocess.run([sys.executable, "-m", "training.evaluate", "--run-id", run.info.run_id,
+                        "--data-dir", str(sample_splits), "--result-path", str(result)],
+                       env=env, check=True, capture_output=True, timeout=600)
+        assert 0 < json.loads(result.read_text())["test_loss"] < math.log(Vocabulary.default().size)
+        generated = subprocess.run(
+            [sys.executable, "-m", "training.generate", "--checkpoint-dir", str(checkpoint_dir),
+             "--prompt", "The ", "-n", "2", "--max-chars", "40", "--seed", "3"],
+            env=env, check=True, capture_output=True, text=True, timeout=600)
+        assert [line[:4] for line in generated.stdout.splitlines()] == ["The ", "The "]
 
 
 @pytest.mark.fault

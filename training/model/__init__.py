@@ -2,6 +2,6 @@
 checkpoints and resuming, the learning curve, scoring a text, generating tweets,
 and the tutorial's Keras 2 HDF5 format.
 
-No MLflow here; TensorFlow is imported by the modules that build or load a model,
-and only when they do.
+No MLflow here; Keras (and its backend, ``KERAS_BACKEND``: TensorFlow or JAX) is
+imported by the modules that build or load a model, and only when they do.
 """

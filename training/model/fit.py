@@ -13,6 +13,7 @@ improvement of ``min_delta`` (the tutorial's 3 and 0.01), on a NaN loss, or at
 
 from __future__ import annotations
 
+import importlib.util
 import math
 import sys
 import time
@@ -200,8 +201,11 @@ def fit_model(job: TrainJob, vocab: Vocabulary, state: TrainingState,
     callbacks = [
         _EpochBookkeeping(state, directory, train.chars_per_epoch, job, on_epoch),
         keras.callbacks.TerminateOnNaN(),
-        keras.callbacks.TensorBoard(str(directory / LOGS_DIRNAME)),
     ]
+    # Keras writes TensorBoard's event files with TensorFlow's summary writer, on
+    # any backend; an install with only JAX trains without them.
+    if importlib.util.find_spec("tensorflow") is not None:
+        callbacks.append(keras.callbacks.TensorBoard(str(directory / LOGS_DIRNAME)))
     if job.fit.reduce_lr_on_plateau:
         # Halving at the first epoch without improvement leaves early stopping's
         # patience to try the smaller rates before it gives up.

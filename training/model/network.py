@@ -25,9 +25,27 @@ import keras
 from keras import layers
 
 from training.core.config import HyperParams
+from training.core.errors import InputError
 
 EMBEDDING = "embedding"
 LOGITS = "logits"
+# The Keras backends the stateful training graph trains on. PyTorch's fails in the
+# backward pass: the stateful LSTM's state update is an in-place operation that
+# autograd refuses ("one of the variables needed for gradient computation has been
+# modified by an inplace operation"). Inference needs no state kept in the model,
+# and loads on any backend.
+TRAINING_BACKENDS = ("tensorflow", "jax")
+
+
+def check_training_backend() -> str:
+    """Keras' backend (``KERAS_BACKEND``); a one-line error, before any training,
+    where it cannot train."""
+    backend = keras.backend.backend()
+    if backend not in TRAINING_BACKENDS:
+        raise InputError(f"KERAS_BACKEND={backend}: the trainer trains on "
+                         f"{' or '.join(TRAINING_BACKENDS)} (tensorflow by default); "
+                         f"{backend}'s autograd refuses the stateful LSTM's state update")
+    return backend
 
 
 def lstm_name(index: int) -> str:

@@ -51,11 +51,14 @@ def run_training(job: TrainJob, *, run_id: str | None = None,
             job = replace(job, fit=job.fit.for_train_split(train.stat().st_size))
     splits = check_splits(job.data_dir, job.hyperparams, vocab,
                           max_train_chars=job.fit.max_train_chars)
-    from training.model.fit import fit_model, open_state  # TensorFlow: only past the checks
+    from training.model.fit import fit_model, open_state  # Keras: only past the checks
+    from training.model.network import check_training_backend
 
+    backend = check_training_backend()
     state = open_state(job, splits)
     with runs.training_run(run_id or state.mlflow_run_id, job.run_name,
-                           {tags.KIND: tags.TRAIN, **(run_tags or {})}) as run:
+                           {tags.KIND: tags.TRAIN, tags.KERAS_BACKEND: backend,
+                            **(run_tags or {})}) as run:
         state.mlflow_run_id = run.run_id
         if on_run is not None:
             on_run(run.run_id)

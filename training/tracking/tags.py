@@ -39,6 +39,8 @@ DATA_SHA256 = "tweetbot.data_sha256"
 # The code that trained a run's model (training.core.settings), copied to its version.
 CODE_VERSION = "tweetbot.code_version"
 CODE_REVISION = "tweetbot.code_revision"
+# The Keras backend that trained a run's model (its last attempt's, if resumed).
+KERAS_BACKEND = "tweetbot.keras_backend"
 TEST_LOSS = "tweetbot.test_loss"
 # The evidence a version was promoted (or not) on: its gain over the champion it
 # was tested against, the gain's bootstrap lower bound and how it was computed.
