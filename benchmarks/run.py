@@ -33,6 +33,8 @@ DEFAULT_SECTIONS = SECTIONS[:-3]
 # The round-based search (before the DAG's trials were suggested as they start),
 # measured once by benchmarks.slot_use at its last commit: that code is gone.
 ROUNDS = REPO / "benchmarks" / "slot_use_rounds.json"
+# Written on the GPU machine by benchmarks/gpu_check.py (no TensorFlow there).
+GPU_CHECK = REPO / "benchmarks" / "gpu_check.json"
 
 
 def run_section(name: str, args, scratch: Path) -> dict:
@@ -177,6 +179,7 @@ def render(results: dict, args) -> str:
         lines += search_rounds_lines(rounds)
     if peers:
         lines += search_peers_lines(peers)
+    lines += gpu_lines(json.loads(GPU_CHECK.read_text()) if GPU_CHECK.is_file() else None)
     raw = args.output.with_suffix(".json").name
     lines += [f"Raw results, with when each section ran: `{raw}`.", ""]
     return "\n".join(lines)
@@ -519,6 +522,30 @@ def search_peers_lines(peers: dict) -> list[str]:
                           f"{'promoted' if pair['promoted'] else 'refused'}"
                           for pair in corpus["same_configuration"]) + ".", ""]
     return lines
+
+
+def gpu_lines(check: dict | None) -> list[str]:
+    lines = ["## 11. The GPU path", "",
+             "`benchmarks/gpu_check.py` on the GPU machine lent for checks: training characters "
+             "per second of the project's model under Keras' JAX backend, beside PyTorch's "
+             "`nn.LSTM` (cuDNN) with the same layers, loss and optimizer, one batch of random "
+             "ids, after warm-up.", ""]
+    if check is None:
+        return lines + ["Not measured yet: no GPU machine has been lent to this project's "
+                        "sessions since the check was written. CPU figures: sections 2 "
+                        "and 3.", ""]
+    lines += [f"{check['device']}, Python {check['python']}; {check['steps']} steps after "
+              f"{check['warmup']}; measured {check['measured_at']}.", "",
+              "| shape | ours (JAX) chars/s | PyTorch cuDNN chars/s | PyTorch / ours |",
+              "| --- | ---: | ---: | ---: |"]
+    for row in check["rows"]:
+        torch = row.get("pytorch")
+        lines.append(
+            f"| {row['shape']}: 1 x {row['rnn_size']}, batch {row['batch_size']} x seq "
+            f"{row['seq_len']} | {_n(row['ours']['chars_per_second'])} | "
+            f"{_n(torch['chars_per_second']) if torch else '-'} | "
+            f"{format(row['ratio'], '.2f') + 'x' if 'ratio' in row else '-'} |")
+    return lines + [""]
 
 
 def _per_seed(row: dict, key: str, form: str) -> str:

@@ -240,3 +240,23 @@ def test_a_search_in_rounds_waits_for_each_rounds_slowest_trial(tmp_path, monkey
     report = "\n".join(search_rounds_lines({"parallel": 2, "seeds": [1], "train_chars": 100,
                                             "corpora": {"motivational": {"rounds": row}}}))
     assert "| motivational | rounds | 1.9000 | 1.9000 | 2.1000 | 4 | 4 | 3 | 0.75 |" in report
+
+
+def test_the_gpu_check_runs_its_cpu_path_and_renders(tmp_path):
+    """The check of the GPU machine, here on a CPU under Keras' JAX backend: the
+    same code, at small shapes (``--quick``); its JSON is RESULTS.md's section 11."""
+    from benchmarks import run
+
+    out = tmp_path / "gpu_check.json"
+    subprocess.run([sys.executable, "benchmarks/gpu_check.py", "run", "--quick", "--out",
+                    str(out)], cwd=ROOT, check=True, timeout=600)
+    check = json.loads(out.read_text())
+    assert check["device"].startswith("cpu") and check["rows"]
+    for row in check["rows"]:
+        assert row["ours"]["backend"] == "jax" and row["ours"]["chars_per_second"] > 0
+        torch = row["pytorch"]  # PyTorch is not installed here; there, it is
+        assert torch is None or (torch["chars_per_second"] > 0 and row["ratio"] > 0)
+    lines = run.gpu_lines(check)
+    assert lines[0] == "## 11. The GPU path"
+    assert any(line.startswith("| tiny: 1 x 32, batch 8 x seq 16 | ") for line in lines)
+    assert "Not measured yet" in "\n".join(run.gpu_lines(None))
