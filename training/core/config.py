@@ -289,9 +289,10 @@ class PipelineSettings(Config):
     max_train_chars: int | None = Field(None, ge=1, le=10**13, description=(
         "trials train on only the first N characters of train.txt, which makes a search "
         "cheaper; the base model trains on all of it (default: trials use all of it too)"))
-    # No default yet: 500,000 (3 epochs of motivational.txt's train split) was chosen
-    # there (benchmarks/RESULTS.md section 10) and becomes the default once reported
-    # on realdonaldtrump.txt, where it would cut trials to the split's first 167 kB.
+    # No default: 500,000 (3 epochs of motivational.txt's train split) was chosen
+    # there, and on realdonaldtrump.txt, where it is 3 epochs of the split's first
+    # 167 kB, one seed of three chose a model 30 % behind the tutorial's
+    # (benchmarks/RESULTS.md section 10).
     trial_chars: int | None = Field(None, ge=10_000, le=10**13, description=(
         "each trial's budget in training characters, the same on any corpus: as many "
         "epochs as make it up, at most max_epochs; on a train split too large for "
