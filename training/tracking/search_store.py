@@ -109,7 +109,7 @@ class SearchStore:
     def create_trial(self, trial_num: int, hyperparams: HyperParams,
                      point: str | None = None, seeded: str | None = None) -> str:
         """Record a suggested trial (status pending); ``point``: a digest of its
-        point, for ``first_holder_of``; ``seeded``: where a point no sampler chose came from."""
+        point, for ``holders_of``; ``seeded``: where a point no sampler chose came from."""
         parent_id = self.open_parent()
         extra_tags = {} if point is None else {tags.POINT: point}
         if seeded is not None:
@@ -124,15 +124,12 @@ class SearchStore:
         self.client.update_run(run.info.run_id, status="SCHEDULED")
         return run.info.run_id
 
-    def first_holder_of(self, point: str) -> int | None:
-        """The trial that keeps ``point`` when several drew it at the same instant:
-        the one whose run was created first (the lower trial number on a tie).
-        Every trial reads the same runs, so all agree on it: the others discard
-        theirs and draw again."""
+    def holders_of(self, point: str, other_than: str) -> list[int]:
+        """The trials, other than run ``other_than``, recorded with ``point``."""
         runs = self._search(f"tags.`{tags.KIND}` = '{tags.TRIAL}' and "
                             f"tags.`{tags.POINT}` = '{point}'")
-        holders = [(run.info.start_time, int(run.data.tags[tags.TRIAL_NUM])) for run in runs]
-        return min(holders)[1] if holders else None
+        return [int(run.data.tags[tags.TRIAL_NUM]) for run in runs
+                if run.info.run_id != other_than]
 
     def discard_trial(self, run_id: str) -> None:
         """Take back a suggestion that another trial made at the same instant."""

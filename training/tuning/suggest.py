@@ -158,10 +158,7 @@ def next_trial(store: SearchStore, plan: SearchPlan, trial_num: int) -> TrialRec
                               f"for trial {trial_num} that was not tried or taken already")
         point = points[0]
         run_id = store.create_trial(trial_num, space.to_hyperparams(point), _digest(point))
-        # Trials drawing the same point at once each see the others' runs: one keeps
-        # it. (Each discarding on sight left both with nothing when the space held
-        # as many points as trials suggesting together: neither could take either.)
-        if store.first_holder_of(_digest(point)) == trial_num:
+        if not store.holders_of(_digest(point), other_than=run_id):
             return store.find_trial(trial_num)
         store.discard_trial(run_id)
         taken.append(point)
