@@ -146,6 +146,61 @@ def test_a_trial_that_finds_nothing_left_to_try_says_so():
     assert len(store.trials()) == 2
 
 
+def test_trials_drawing_the_same_point_at_once_take_both_points_of_the_space(monkeypatch):
+    """Two trials suggest at the same instant and draw the same point; neither
+    claims it before both drew. One takes it and the other draws the last point
+    (each giving it up on seeing the other had left both with nothing: found on
+    the Celery stack, where the last two trials of a 4-point space both ended
+    "no point")."""
+    import threading
+
+    from training.tuning.sampler import HyperoptSampler
+
+    space = SearchSpace.from_mapping({"rnn_size": {"choice": [32, 64]}})
+    plan = open_search(SearchStore("at-once"), space, SearchSettings(num_trials=2))
+    both_drew = threading.Barrier(2, timeout=60)
+    first_call = threading.local()
+    real_suggest, real_claim = HyperoptSampler.suggest, SearchStore.claim_point
+
+    def suggest(self, observations, pending, k):
+        if getattr(first_call, "suggest", True):  # each trial's first draw: the same point
+            first_call.suggest = False
+            return [space.point_of(HyperParams(rnn_size=32))]
+        return real_suggest(self, observations, pending, k)
+
+    def claim_point(self, point, trial_num):
+        if getattr(first_call, "claim", True):
+            first_call.claim = False
+            both_drew.wait()
+        return real_claim(self, point, trial_num)
+
+    monkeypatch.setattr(HyperoptSampler, "suggest", suggest)
+    monkeypatch.setattr(SearchStore, "claim_point", claim_point)
+    results = {}
+
+    def suggest_trial(num):
+        try:
+            results[num] = next_trial(SearchStore("at-once"), plan, num).hyperparams.rnn_size
+        except NoPointLeft as error:
+            results[num] = error
+
+    threads = [threading.Thread(target=suggest_trial, args=(num,)) for num in (1, 2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert sorted(results.values()) == [32, 64], results
+    assert sorted(r.hyperparams.rnn_size for r in SearchStore("at-once").trials()) == [32, 64]
+
+
+def test_a_retried_trial_that_draws_its_own_point_again_keeps_its_claim():
+    store = SearchStore("retried")
+    store.open_parent()
+    assert store.claim_point("abc", 3)
+    assert store.claim_point("abc", 3)  # the same trial, after a crash: still its own
+    assert not store.claim_point("abc", 4)
+
+
 def test_warm_start_seeds_a_new_search_with_the_best_earlier_trials():
     earlier = SearchStore("last-night")
     params = [HyperParams(rnn_size=size, batch_size=16, seq_len=16) for size in (32, 64, 128)]

@@ -3,7 +3,8 @@
 A search is named by its ``search_id`` (a tag), so any process - the local
 driver, an Airflow task, a trial pod - finds the same runs without being handed
 run ids. The parent run holds the search's plan (``search_plan.json``: what
-suggesting any of its trials needs). A trial run is created when the trial is
+suggesting any of its trials needs) and which trial took which drawn point
+(``point.<digest>`` params). A trial run is created when the trial is
 *suggested* (status tag ``pending``), so a suggestion survives a crash, counts as
 taken for the next suggestion, and a re-run finds it instead of suggesting again.
 
@@ -20,6 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from mlflow.entities import Param, Run
+from mlflow.exceptions import MlflowException
+from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE, ErrorCode
 
 from training import tracking
 from training.core.config import HyperParams
@@ -28,6 +31,8 @@ from training.core.records import FAILED, OK, PENDING, TrialRecord, trial_name
 from training.tracking import cost, tags
 
 PLAN_FILE = "search_plan.json"
+# The parent run's params that say which trial took which point (``claim_point``).
+CLAIM_PREFIX = "point."
 
 
 class SearchStore:
@@ -107,13 +112,11 @@ class SearchStore:
         return [run for run in runs if run.data.params]
 
     def create_trial(self, trial_num: int, hyperparams: HyperParams,
-                     point: str | None = None, seeded: str | None = None) -> str:
-        """Record a suggested trial (status pending); ``point``: a digest of its
-        point, for ``holders_of``; ``seeded``: where a point no sampler chose came from."""
+                     seeded: str | None = None) -> str:
+        """Record a suggested trial (status pending); ``seeded``: where a point no
+        sampler chose came from."""
         parent_id = self.open_parent()
-        extra_tags = {} if point is None else {tags.POINT: point}
-        if seeded is not None:
-            extra_tags[tags.SEEDED] = seeded
+        extra_tags = {} if seeded is None else {tags.SEEDED: seeded}
         run = self.client.create_run(
             self.experiment_id, run_name=trial_name(trial_num),
             tags={tags.KIND: tags.TRIAL, tags.SEARCH_ID: self.search_id,
@@ -124,16 +127,19 @@ class SearchStore:
         self.client.update_run(run.info.run_id, status="SCHEDULED")
         return run.info.run_id
 
-    def holders_of(self, point: str, other_than: str) -> list[int]:
-        """The trials, other than run ``other_than``, recorded with ``point``."""
-        runs = self._search(f"tags.`{tags.KIND}` = '{tags.TRIAL}' and "
-                            f"tags.`{tags.POINT}` = '{point}'")
-        return [int(run.data.tags[tags.TRIAL_NUM]) for run in runs
-                if run.info.run_id != other_than]
-
-    def discard_trial(self, run_id: str) -> None:
-        """Take back a suggestion that another trial made at the same instant."""
-        self.client.delete_run(run_id)
+    def claim_point(self, point: str, trial_num: int) -> bool:
+        """Take ``point`` (a digest) for trial ``trial_num``: False when another
+        trial took it first. The claim is a param of the search's run, and MLflow
+        refuses to change a logged param (atomically, in its SQL stores): of trials
+        claiming one point at the same instant exactly one wins and all agree which,
+        and a retried trial that draws its own point again wins it again."""
+        try:
+            self.client.log_param(self.open_parent(), f"{CLAIM_PREFIX}{point}", str(trial_num))
+        except MlflowException as error:
+            if error.error_code != ErrorCode.Name(INVALID_PARAMETER_VALUE):
+                raise
+            return False
+        return True
 
     # --- the plan ---------------------------------------------------------------
 

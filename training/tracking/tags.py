@@ -16,8 +16,6 @@ IMPORT = "import"  # a model trained elsewhere (the tutorial's HDF5 file)
 SEARCH_ID = "tweetbot.search_id"
 TRIAL_NUM = "tweetbot.trial_num"
 TRIAL_STATUS = "tweetbot.trial_status"
-# A digest of a trial's point: trials suggested at the same instant never share one.
-POINT = "tweetbot.point"
 # Why a trial holds its point, when no sampler chose it: the tutorial's configuration
 # (the floor), the champion's or an earlier search's (warm start).
 SEEDED = "tweetbot.seeded"

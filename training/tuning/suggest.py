@@ -11,9 +11,9 @@ machine, suggests from the same plan.
 Each suggestion is recorded as a pending trial run at once: a crash never loses
 one, a re-run or retried trial finds its own instead of suggesting again, and a
 search never holds more than ``num_trials`` trials (they are numbered 1 to
-``num_trials``). Two trials suggested at the same instant do not see each other;
-each records the digest of its point and looks again, and one that finds its
-point taken by another draws again.
+``num_trials``). Two trials suggested at the same instant do not see each other's
+record: each claims the digest of its point on the search's run before recording
+it, exactly one claim of a point wins, and a trial whose claim lost draws again.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from training.tracking.search_store import SearchStore
 from training.tuning.past_trials import PastTrials
 from training.tuning.space import SearchSpace
 
-# Draws after a clash before a trial gives up: a clash needs two trials drawing
+# Draws after a lost claim before a trial gives up: a clash needs two trials drawing
 # the same point at the same instant, so one more draw nearly always settles it.
 MAX_CLASHES = 20
 # The floor: the tutorial's hand-picked configuration (train_cli.py's defaults,
@@ -157,10 +157,12 @@ def next_trial(store: SearchStore, plan: SearchPlan, trial_num: int) -> TrialRec
             raise NoPointLeft(f"search {store.search_id}: the search space holds no point "
                               f"for trial {trial_num} that was not tried or taken already")
         point = points[0]
-        run_id = store.create_trial(trial_num, space.to_hyperparams(point), _digest(point))
-        if not store.holders_of(_digest(point), other_than=run_id):
+        # Claimed before it is recorded: two trials that each recorded the point and
+        # then looked for the other both gave it up when both looked late, and met
+        # again on the next point when the space had few left.
+        if store.claim_point(_digest(point), trial_num):
+            store.create_trial(trial_num, space.to_hyperparams(point))
             return store.find_trial(trial_num)
-        store.discard_trial(run_id)
         taken.append(point)
     raise NoPointLeft(f"search {store.search_id}: trial {trial_num} drew a point another "
                       f"trial took at the same instant {MAX_CLASHES} times")
