@@ -249,6 +249,25 @@ def test_warm_start_points_say_where_they_came_from_after_the_floor():
         "tutorial", "earlier", None]
 
 
+def test_a_cold_search_starts_at_the_portfolio_and_a_warm_one_at_its_history():
+    from training.tuning.suggest import PORTFOLIO
+
+    assert all(SearchSpace.load().contains(params) for params in PORTFOLIO)
+    settings = SearchSettings(num_trials=4, warm_start=2, portfolio=True)
+    cold = SearchStore("first-night")
+    plan = open_search(cold, SearchSpace.load(), settings)
+    assert plan.seeded == PORTFOLIO and plan.seeded_from == ("portfolio", "portfolio")
+    assert [next_trial(cold, plan, n).hyperparams for n in (1, 2)] == list(PORTFOLIO)
+    assert next_trial(cold, plan, 3).seeded is None
+    # A space without them (the CPU space's small models) gets none.
+    assert open_search(SearchStore("cpu-night"), CPU_SPACE,
+                       settings.model_copy(update={"warm_start": 0})).seeded == ()
+    # A night with a history to start from starts there, not at the portfolio.
+    record_trial(SearchStore("last-night"), 1, HyperParams(rnn_size=256), [2.5, 2.0])
+    warm = open_search(SearchStore("second-night"), SearchSpace.load(), settings)
+    assert warm.seeded_from == ("earlier",)
+
+
 def test_nothing_longer_than_a_split_is_suggested_not_even_a_warm_start():
     earlier = SearchStore("big-batches-night")
     too_long = HyperParams(rnn_size=64, batch_size=64, seq_len=64)  # 4,160 bytes a batch

@@ -251,6 +251,10 @@ class SearchSettings(Config):
         "train the tutorial's hand-picked configuration as one of the trials (when the "
         "space holds it), judged like every other, so that the night's choice never "
         "beats it only by not meeting it"))
+    portfolio: bool = Field(False, description=(
+        "a search with nothing to start from (no champion, no earlier trials: the first "
+        "night) starts with the project's own best-known configurations "
+        "(training.tuning.suggest.PORTFOLIO) before the sampler's"))
     warm_start: int = Field(0, ge=0, le=100, description=(
         "seed the search with the champion's params and this many best trials of "
         "earlier searches (0: off)"))

@@ -50,7 +50,7 @@ class TrialRecord(Frozen):
     num_epochs: int = 0
     avg_epoch_seconds: float | None = None
     failure_reason: str | None = None
-    seeded: str | None = None  # not the sampler's: "tutorial", "champion" or "earlier"
+    seeded: str | None = None  # not the sampler's: "tutorial", "champion", "earlier" or "portfolio"
 
     @property
     def finished(self) -> bool:

@@ -47,7 +47,7 @@ GPU_QUEUE = "tweetbot_gpu"
 PARAM_FIELDS = {
     PipelineSettings: None,
     SearchSettings: ("num_trials", "parallel", "algorithm", "n_startup_jobs", "floor",
-                     "warm_start", "past_trials"),
+                     "portfolio", "warm_start", "past_trials"),
     SelectionPolicy: None,
     PruningSettings: ("pruning",),
 }
@@ -58,7 +58,8 @@ SECTIONS = {
     "Search": ("num_trials", "parallel", "trial_chars", "max_epochs", "final_epochs",
                "max_train_chars",
                "algorithm",
-               "n_startup_jobs", "floor", "warm_start", "past_trials", "pruning"),
+               "n_startup_jobs", "floor", "portfolio", "warm_start", "past_trials",
+               "pruning"),
     "Selection": ("policy", "tolerance", "weight", "promotion_rule", "promotion_margin",
                   "require_approval"),
     "Search space": ("space_overrides",),

@@ -38,8 +38,20 @@ MAX_CLASHES = 20
 # The floor: the tutorial's hand-picked configuration (train_cli.py's defaults,
 # HyperParams' own), its RMSprop at Keras 2's default rate, which Keras 3 kept.
 TUTORIAL = HyperParams(learning_rate=0.001)
+# The portfolio: the two best configurations after 3 epochs (the nightly trial) of
+# every search benchmarked on motivational.txt (59 points: benchmarks/RESULTS.md
+# section 10), as measured there, the best first. Chosen on that corpus only and
+# reported on realdonaldtrump.txt, which had no say in it.
+PORTFOLIO = (
+    HyperParams(num_layers=1, rnn_size=512, embedding_size=64, batch_size=32, seq_len=16,
+                drop_rate=0.103673, clip_norm=5.0, optimizer="rmsprop",
+                learning_rate=0.011952),
+    HyperParams(num_layers=1, rnn_size=256, embedding_size=128, batch_size=16, seq_len=64,
+                drop_rate=0.201001, clip_norm=0.0, optimizer="adam", learning_rate=0.017193),
+)
 # Where a seeded point came from (the tweetbot.seeded tag, the table's column).
 FROM_TUTORIAL, FROM_CHAMPION, FROM_EARLIER = "tutorial", "champion", "earlier"
+FROM_PORTFOLIO = "portfolio"
 
 
 class NoPointLeft(InputError):
@@ -91,15 +103,19 @@ def open_search(store: SearchStore, space: SearchSpace, search: SearchSettings, 
 def seeded_points(store: SearchStore, plan: SearchPlan) -> list[tuple[HyperParams, str]]:
     """The points the search starts with, and where each came from: the floor
     (when the space holds it: a search of other models has no tutorial's to
-    meet), then the warm start's; each once, each able to run on the splits, no
-    more than the search has trials."""
+    meet), then the warm start's, or where it found none, the portfolio's (those
+    the space holds); each once, each able to run on the splits, no more than the
+    search has trials."""
     from training.tuning.sampler import point_key
 
     search = plan.search
     floor = search.floor and plan.space.contains(TUTORIAL)
     candidates = [(TUTORIAL, FROM_TUTORIAL)] if floor else []
-    if search.warm_start:
-        candidates += warm_start_points(store, search.warm_start)
+    warm = warm_start_points(store, search.warm_start) if search.warm_start else []
+    candidates += warm
+    if search.portfolio and not warm:
+        candidates += [(params, FROM_PORTFOLIO) for params in PORTFOLIO
+                       if plan.space.contains(params)]
     seeds, keys = [], set()
     for params, origin in candidates:
         key = point_key(params.to_dict())
