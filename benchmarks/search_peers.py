@@ -42,8 +42,8 @@ of section 10: ``--nightly floor='{"floor": true}' asha='{"floor": true,
 "trial_chars": 1700000, "max_epochs": 30, "pruning": "halving"}' short='{"floor":
 true, "shortlist": [2, 9]}'``; Optuna and random search for seeds 1 and 2; on
 realdonaldtrump, seeds 1 to 3, the tutorial's configuration, the nightly search,
-Optuna, random search and ``--nightly budget='{"trial_chars": 500000, "max_epochs":
-30}'``). The (b) nightly
+Optuna, random search, ``--nightly budget='{"trial_chars": 500000, "max_epochs":
+30}'`` and ``portfolio='{"portfolio": true}'``). The (b) nightly
 units are 3-epoch trials, which a 500,000-character budget also gives on
 motivational's train split.
 """
