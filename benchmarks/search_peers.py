@@ -38,7 +38,8 @@ time: GPU-seconds, where trials run on GPUs). Units are kept as they finish, so
 the benchmark, hours on 2 CPU cores, runs in parts (``benchmarks.common.run_unit``):
 the units measured so far are kept in ``benchmarks/search_peers_units/``; copy them
 into ``<scratch>/units/`` to continue (on motivational, seeds 1 to 3, the variants
-of section 10: ``--nightly floor='{"floor": true}' asha='{"floor": true,
+of section 10 and ``portfolio='{"portfolio": true}'``: ``--nightly floor='{"floor":
+true}' asha='{"floor": true,
 "trial_chars": 1700000, "max_epochs": 30, "pruning": "halving"}' short='{"floor":
 true, "shortlist": [2, 9]}'``; Optuna and random search for seeds 1 and 2; on
 realdonaldtrump, seeds 1 to 3, the tutorial's configuration, the nightly search,
