@@ -88,7 +88,7 @@ def render(results: dict, args) -> str:
         "",
         "## Machine",
         "",
-        *machine(),
+        *(results.get("machine") or machine()),
         "",
     ]
     if data:
@@ -491,6 +491,7 @@ def search_peers_lines(peers: dict) -> list[str]:
         *(f"- (b) nightly, {name}: the run parameters `{params}` over the defaults"
           for name, params in peers.get("nightly_variants", {}).items()),
         "",
+        *(line for remark in peers.get("remarks", []) for line in (remark, "")),
     ]
     for name, corpus in peers["corpora"].items():
         rows, seeds = corpus["rows"], corpus["seeds"]
@@ -581,6 +582,10 @@ def main(argv: list[str] | None = None) -> int:
         for name in args.sections:
             results[name] = run_section(name, args, scratch)
             results[name]["ran_at"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+        # Only re-writing RESULTS.md (or merging units run elsewhere) keeps the
+        # machine the numbers were measured on, not the one that wrote the page.
+        if args.sections:
+            results["machine"] = machine()
     raw.write_text(json.dumps(results, indent=1) + "\n")
     args.output.write_text(render(results, args))
     print(f"wrote {args.output}", file=sys.stderr)
