@@ -37,16 +37,15 @@ search's cost is its trial-epochs and its trial-seconds (trial processes' wall
 time: GPU-seconds, where trials run on GPUs). Units are kept as they finish, so
 the benchmark, hours on 2 CPU cores, runs in parts (``benchmarks.common.run_unit``):
 the units measured so far are kept in ``benchmarks/search_peers_units/``; copy them
-into ``<scratch>/units/`` to continue (on motivational, seeds 1 to 3, the variants
-of section 10 and ``portfolio='{"portfolio": true}'``: ``--nightly floor='{"floor":
-true}' asha='{"floor": true,
-"trial_chars": 1700000, "max_epochs": 30, "pruning": "halving"}' short='{"floor":
-true, "shortlist": [2, 9]}'``; Optuna and random search for seeds 1 and 2; on
-realdonaldtrump, seeds 1 to 3, the tutorial's configuration, the nightly search,
-Optuna, random search, ``--nightly budget='{"trial_chars": 500000, "max_epochs":
-30}'`` and ``portfolio='{"portfolio": true}'``). The (b) nightly
-units are 3-epoch trials, which a 500,000-character budget also gives on
-motivational's train split.
+into ``<scratch>/units/`` to continue. Both corpora hold seeds 1 to 3 of the four
+variants above and of ``--nightly no_portfolio='{"portfolio": false}'`` (the
+nightly search before the portfolio was its default); motivational also
+``floor='{"portfolio": false, "floor": true}'``, ``asha='{"portfolio": false,
+"floor": true, "trial_chars": 1700000, "max_epochs": 30, "pruning": "halving"}'`` and
+``short='{"portfolio": false, "floor": true, "shortlist": [2, 9]}'``;
+realdonaldtrump ``budget='{"portfolio": false, "trial_chars": 500000,
+"max_epochs": 30}'``. The (b) nightly units are 3-epoch trials, which a
+500,000-character budget also gives on motivational's train split.
 """
 
 from __future__ import annotations

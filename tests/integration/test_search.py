@@ -213,16 +213,18 @@ def test_warm_start_seeds_a_new_search_with_the_best_earlier_trials():
 
 def test_the_tutorials_configuration_is_a_trial_of_every_search_whose_space_holds_it():
     """The floor: trial 1 is the tutorial's hand-picked model, tagged as such and
-    never drawn again; a space without it (the CPU one: no 1 x 512) goes without."""
+    never drawn again; a space without it (the CPU one: no 1 x 512) goes without.
+    The portfolio is off here: the floor alone."""
     store = SearchStore("with-floor")
-    plan = open_search(store, SearchSpace.load(), SearchSettings(num_trials=3, floor=True))
+    plan = open_search(store, SearchSpace.load(),
+                       SearchSettings(num_trials=3, floor=True, portfolio=False))
     trials = [next_trial(store, plan, num) for num in (1, 2, 3)]
     assert trials[0].hyperparams == TUTORIAL == HyperParams(learning_rate=0.001)
     assert [t.seeded for t in trials] == ["tutorial", None, None]
     assert mlflow.get_run(trials[0].run_id).data.tags["tweetbot.seeded"] == "tutorial"
     assert TUTORIAL not in [t.hyperparams for t in trials[1:]]
     assert "[tutorial]" in format_table(store.trials()).splitlines()[1]
-    off = suggested("no-floor", SearchSettings(num_trials=2), (1, 2),
+    off = suggested("no-floor", SearchSettings(num_trials=2, portfolio=False), (1, 2),
                     space=SearchSpace.load())
     assert TUTORIAL not in off
     cpu = SearchStore("cpu-space")
@@ -230,7 +232,7 @@ def test_the_tutorials_configuration_is_a_trial_of_every_search_whose_space_hold
     assert cpu_plan.seeded == () and next_trial(cpu, cpu_plan, 1).seeded is None
     # Splits too short for its 128 x 33 batch: no floor either.
     short = open_search(SearchStore("short"), SearchSpace.load(),
-                        SearchSettings(num_trials=2, floor=True),
+                        SearchSettings(num_trials=2, floor=True, portfolio=False),
                         split_bytes={"train": 50_000, "validate": 4_000})
     assert short.seeded == ()
 
@@ -253,7 +255,7 @@ def test_a_cold_search_starts_at_the_portfolio_and_a_warm_one_at_its_history():
     from training.tuning.suggest import PORTFOLIO
 
     assert all(SearchSpace.load().contains(params) for params in PORTFOLIO)
-    settings = SearchSettings(num_trials=4, warm_start=2, portfolio=True)
+    settings = SearchSettings(num_trials=4, warm_start=2)  # the portfolio is on by default
     cold = SearchStore("first-night")
     plan = open_search(cold, SearchSpace.load(), settings)
     assert plan.seeded == PORTFOLIO and plan.seeded_from == ("portfolio", "portfolio")
@@ -266,6 +268,15 @@ def test_a_cold_search_starts_at_the_portfolio_and_a_warm_one_at_its_history():
     record_trial(SearchStore("last-night"), 1, HyperParams(rnn_size=256), [2.5, 2.0])
     warm = open_search(SearchStore("second-night"), SearchSpace.load(), settings)
     assert warm.seeded_from == ("earlier",)
+    # So does a search given past trials to learn from (a trials.csv).
+    past = past_trials.parse(
+        "val_loss,status,batch_size,seq_len,embedding_size,rnn_size,num_layers,drop_rate,"
+        "optimizer,clip_norm,learning_rate\n2.0,ok,32,32,64,256,1,0.1,adam,5.0,0.002",
+        SearchSpace.load())
+    assert len(past.trials) == 1
+    informed = open_search(SearchStore("informed-night"), SearchSpace.load(),
+                           settings.model_copy(update={"warm_start": 0}), past=past)
+    assert informed.seeded == ()
 
 
 def test_nothing_longer_than_a_split_is_suggested_not_even_a_warm_start():
@@ -540,8 +551,10 @@ def test_a_past_searchs_trials_csv_steers_the_sampler_without_using_the_budget()
     assert len(past.trials) == 12
 
     def share_of_512(search_id: str, **kwargs) -> float:
-        points = suggested(search_id, SearchSettings(num_trials=6, n_startup_jobs=5),
-                           range(1, 7), space=SearchSpace.load(), **kwargs)
+        # The portfolio off: a blind search would otherwise start at its 1 x 512.
+        settings = SearchSettings(num_trials=6, n_startup_jobs=5, portfolio=False)
+        points = suggested(search_id, settings, range(1, 7), space=SearchSpace.load(),
+                           **kwargs)
         return sum(params.rnn_size == 512 for params in points) / 6
 
     informed = [share_of_512(f"informed-{n}", past=past) for n in range(3)]

@@ -103,9 +103,10 @@ def open_search(store: SearchStore, space: SearchSpace, search: SearchSettings, 
 def seeded_points(store: SearchStore, plan: SearchPlan) -> list[tuple[HyperParams, str]]:
     """The points the search starts with, and where each came from: the floor
     (when the space holds it: a search of other models has no tutorial's to
-    meet), then the warm start's, or where it found none, the portfolio's (those
-    the space holds); each once, each able to run on the splits, no more than the
-    search has trials."""
+    meet), then the warm start's, or where the search has nothing to start from (no
+    warm-start points, no past trials for the sampler to learn from), the
+    portfolio's (those the space holds); each once, each able to run on the splits,
+    no more than the search has trials."""
     from training.tuning.sampler import point_key
 
     search = plan.search
@@ -113,7 +114,7 @@ def seeded_points(store: SearchStore, plan: SearchPlan) -> list[tuple[HyperParam
     candidates = [(TUTORIAL, FROM_TUTORIAL)] if floor else []
     warm = warm_start_points(store, search.warm_start) if search.warm_start else []
     candidates += warm
-    if search.portfolio and not warm:
+    if search.portfolio and not warm and not plan.past.trials:
         candidates += [(params, FROM_PORTFOLIO) for params in PORTFOLIO
                        if plan.space.contains(params)]
     seeds, keys = [], set()
