@@ -257,9 +257,9 @@ class SearchSettings(Config):
     # without it: 7.9-11.7 %), the median below Optuna's and random search's, and
     # within 2 % of random search's best after 3-6 trial-epochs against its 12-21.
     portfolio: bool = Field(True, description=(
-        "a search with nothing to start from (no champion, no earlier trials, no "
-        "past_trials: the first night) starts with the project's own best-known configurations "
-        "(training.tuning.suggest.PORTFOLIO) before the sampler's"))
+        "a search with nothing to start from (no warm-start points, no past_trials: "
+        "the DAG's first night) starts with the project's own best-known "
+        "configurations (training.tuning.suggest.PORTFOLIO) before the sampler's"))
     warm_start: int = Field(0, ge=0, le=100, description=(
         "seed the search with the champion's params and this many best trials of "
         "earlier searches (0: off)"))
